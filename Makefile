@@ -1,0 +1,31 @@
+# Everything runs from the local virtual environment $(VENV), created on first use.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PRESET ?= quick
+DEVICE ?= auto
+
+.PHONY: setup book test chapters clean
+
+setup: $(STAMP)
+
+# Reinstall only when the pins or the package metadata change.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -r requirements.txt -e .
+	touch $@
+
+book: setup
+	$(PY) scripts/build_book.py --preset $(PRESET) --device $(DEVICE)
+
+# Unit tests, then a strict nbval re-run of the committed, executed chapters.
+test: setup
+	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
+
+# Execute chapters/*.ipynb in place with default parameters, for committing their outputs.
+chapters: setup
+	$(PY) scripts/build_book.py --in-place
+
+clean:
+	rm -rf _build

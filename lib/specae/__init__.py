@@ -1,0 +1,27 @@
+"""specae: convolutional autoencoders for HARPS spectra (Sedaghat et al. 2021, MNRAS 501, 6026)."""
+
+__version__ = "0.1.0"
+
+from .autoencoder import (  # noqa: E402
+    AutoencoderConfig,
+    SpectrumAutoencoder,
+    beta_schedule,
+    layer_table,
+    masked_l1_kl_loss,
+    paper_architecture,
+)
+from .data import SpectraSet, load_synthetic  # noqa: E402
+from .grid import Grid, place_on_grid  # noqa: E402
+from .normalization import NormalisedSpectra, median_normalise  # noqa: E402
+from .presets import PRESETS, DataConfig, Preset, TrainConfig, get_preset, preset_from_parameters  # noqa: E402
+from .sampler import BalancedSampler, Split, object_disjoint_split, visibility_weights  # noqa: E402
+from .synthetic import SyntheticConfig, SyntheticSurvey  # noqa: E402
+from .train import TrainResult, load_checkpoint, resolve_device, train  # noqa: E402
+
+__all__ = [
+    "AutoencoderConfig", "BalancedSampler", "DataConfig", "Grid", "NormalisedSpectra", "PRESETS", "Preset",
+    "SpectraSet", "SpectrumAutoencoder", "Split", "SyntheticConfig", "SyntheticSurvey", "TrainConfig",
+    "TrainResult", "beta_schedule", "get_preset", "layer_table", "load_checkpoint", "load_synthetic",
+    "masked_l1_kl_loss", "median_normalise", "object_disjoint_split", "paper_architecture", "place_on_grid", "preset_from_parameters",
+    "resolve_device", "train", "visibility_weights",
+]

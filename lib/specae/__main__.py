@@ -1,0 +1,50 @@
+"""Command line: ``python -m specae train --preset quick --out runs/quick --set latent_dim=8``."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+
+from .presets import PRESETS, get_preset
+from .train import DEVICE_CHOICES, train
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m specae`` and the ``specae`` script."""
+    parser = argparse.ArgumentParser(prog="specae", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("train", help="train a preset on synthetic spectra, resumable")
+    run.add_argument("--preset", default="quick", choices=sorted(PRESETS))
+    run.add_argument("--out", required=True, help="run folder; an existing checkpoint there is resumed")
+    run.add_argument("--device", default="auto", help=f"one of {DEVICE_CHOICES}")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a preset setting, e.g. --set latent_dim=8 --set beta=0 (repeatable)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    args = parser.parse_args(argv)
+
+    try:
+        preset = get_preset(args.preset, **dict(_parse_override(item) for item in args.set))
+        result = train(preset, args.out, device=args.device, progress=not args.no_progress)
+    except (ValueError, FileExistsError) as error:
+        print(f"specae: error: {error}", file=sys.stderr)
+        return 2
+    last = result.history[-1] if result.history else {}
+    print(f"{result.checkpoint}: epoch {last.get('epoch', 0)}, "
+          f"validation reconstruction {last.get('validation_reconstruction', float('nan')):.5f}")
+    return 0
+
+
+def _parse_override(item: str) -> tuple[str, object]:
+    """'latent_dim=8' → ('latent_dim', 8); values are Python literals, anything else a string."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ValueError(f"override {item!r} must look like KEY=VALUE, e.g. latent_dim=8")
+    try:
+        return key, ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return key, text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""The 1-D convolutional autoencoder (deterministic or β-VAE) and its masked L1 + β·KL loss.
+
+A plain hourglass as in the released model (paper-notes §3): strided Conv1d + LeakyReLU(0.1) down to
+(channels[-1], n_positions), flattened to a fully connected μ head (and a log σ² head for the
+β-VAE); the decoder mirrors it with ConvTranspose1d (kernel 4, stride 2, padding 1 for each
+stride-2 stage) and ends in a 1→1 conv without activation (``predict0``). ``paper_architecture()``
+reproduces the released layer table exactly: 15 convs, 512 × 20 before the bottleneck, 7,046,997
+parameters with 128 latents.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+PAPER_INPUT_LENGTH = 327_680
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """Architecture of a :class:`SpectrumAutoencoder`.
+
+    input_length: samples per spectrum (must be divisible by the product of the strides).
+    channels, kernels, strides: one entry per encoder conv (kernels odd, strides 1 or 2).
+    latent_dim: size of the code (μ).
+    variational: True for a β-VAE (μ and log σ² heads), False for a deterministic autoencoder.
+    negative_slope: LeakyReLU slope after every conv and transposed conv (0.1 in the release).
+    """
+
+    input_length: int
+    channels: tuple[int, ...]
+    kernels: tuple[int, ...]
+    strides: tuple[int, ...]
+    latent_dim: int
+    variational: bool = True
+    negative_slope: float = 0.1
+
+    def __post_init__(self):
+        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be an integer ≥ 1, got {self.latent_dim!r}")
+        if not (len(self.channels) == len(self.kernels) == len(self.strides) >= 1):
+            raise ValueError(
+                f"channels, kernels and strides need one entry per conv layer; got lengths "
+                f"{len(self.channels)}, {len(self.kernels)}, {len(self.strides)}"
+            )
+        if any(k < 1 or k % 2 == 0 for k in self.kernels):
+            raise ValueError(f"encoder kernels must be odd and ≥ 1, got {self.kernels}")
+        if any(s not in (1, 2) for s in self.strides):
+            raise ValueError(f"strides must be 1 or 2, got {self.strides}")
+        if any(c < 1 for c in self.channels):
+            raise ValueError(f"channels must be ≥ 1, got {self.channels}")
+        reduction = math.prod(self.strides)
+        if self.input_length < reduction or self.input_length % reduction:
+            raise ValueError(
+                f"input_length {self.input_length} must be a multiple of the total stride {reduction}"
+            )
+
+    @property
+    def bottleneck_shape(self) -> tuple[int, int]:
+        """(channels, positions) of the last conv's output, e.g. (512, 20) for the paper."""
+        return self.channels[-1], self.input_length // math.prod(self.strides)
+
+
+def paper_architecture(latent_dim: int = 128, variational: bool = True) -> AutoencoderConfig:
+    """The released model's layer table (paper-notes §3.1) at 327,680 samples."""
+    return AutoencoderConfig(
+        input_length=PAPER_INPUT_LENGTH,
+        channels=(16, 16, 16, 32, 32, 32, 64, 64, 64, 128, 128, 128, 256, 512, 512),
+        kernels=(7, 5, 5) + (3,) * 12,
+        strides=(2,) * 14 + (1,),
+        latent_dim=latent_dim,
+        variational=variational,
+    )
+
+
+@dataclass
+class AutoencoderOutput:
+    """reconstruction: (batch, 1, L); mu, z: (batch, latent_dim); logvar: (batch, latent_dim) or None."""
+
+    reconstruction: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor | None
+    z: torch.Tensor
+
+
+@dataclass
+class LossTerms:
+    """Scalar loss tensors: total = reconstruction + beta · kl."""
+
+    total: torch.Tensor
+    reconstruction: torch.Tensor
+    kl: torch.Tensor
+
+
+class SpectrumAutoencoder(nn.Module):
+    """1-D convolutional autoencoder for spectra of shape (batch, 1, input_length)."""
+
+    def __init__(self, config: AutoencoderConfig):
+        super().__init__()
+        self.config = config
+        n_channels, n_positions = config.bottleneck_shape
+        n_flat = n_channels * n_positions
+        self.encoder = _encoder(config)
+        self.fc_mu = nn.Linear(n_flat, config.latent_dim)
+        self.fc_logvar = nn.Linear(n_flat, config.latent_dim) if config.variational else None
+        self.fc_decode = nn.Linear(config.latent_dim, n_flat)
+        self.decoder = _decoder(config)
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of trainable parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (batch, 1, L) → μ (batch, latent_dim) and log σ² (batch, latent_dim) or None."""
+        self._check_input(x)
+        features = self.encoder(x).flatten(1)
+        logvar = self.fc_logvar(features) if self.fc_logvar is not None else None
+        return self.fc_mu(features), logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z: (batch, latent_dim) → reconstruction (batch, 1, L)."""
+        if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
+            raise ValueError(f"codes must have shape (batch, {self.config.latent_dim}), got {tuple(z.shape)}")
+        n_channels, n_positions = self.config.bottleneck_shape
+        return self.decoder(self.fc_decode(z).view(-1, n_channels, n_positions))
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> AutoencoderOutput:
+        """Encode and decode x: (batch, 1, L).
+
+        In training mode a β-VAE samples z = μ + ε·exp(½ log σ²) with ε from ``generator``;
+        otherwise z = μ (the released model's deterministic inference).
+        """
+        mu, logvar = self.encode(x)
+        z = mu
+        if logvar is not None and self.training:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + eps * torch.exp(0.5 * logvar)
+        return AutoencoderOutput(reconstruction=self.decode(z), mu=mu, logvar=logvar, z=z)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        length = self.config.input_length
+        if x.ndim != 3 or x.shape[1] != 1 or x.shape[2] != length:
+            raise ValueError(
+                f"spectra must have shape (batch, 1, {length}) for this model, got {tuple(x.shape)}; "
+                "check that the data grid matches the preset"
+            )
+        if x.shape[0] == 0:
+            raise ValueError("empty batch: no spectra to encode")
+        if not torch.isfinite(x).all():
+            raise ValueError(
+                "spectra contain NaN or infinite flux; run median_normalise first, which masks non-finite pixels"
+            )
+
+
+def masked_l1_kl_loss(output: AutoencoderOutput, target: torch.Tensor, mask: torch.Tensor, beta: float) -> LossTerms:
+    """Masked L1 reconstruction plus β·KL(q(z|x) ‖ N(0, I)).
+
+    target: (batch, 1, L); mask: (batch, L) or (batch, 1, L) bool, True on pixels that count.
+    reconstruction: mean |target − output| over valid pixels of the batch (masked pixels are ignored).
+    kl: summed over latent dimensions, averaged over the batch (0 for a deterministic model).
+    """
+    mask = mask.reshape(target.shape).to(target.dtype)
+    n_valid = mask.sum()
+    if n_valid == 0:
+        raise ValueError("every pixel in the batch is masked; nothing to reconstruct")
+    reconstruction = (mask * (output.reconstruction - target).abs()).sum() / n_valid
+    if output.logvar is None:
+        kl = torch.zeros((), dtype=target.dtype, device=target.device)
+    else:
+        kl = -0.5 * (1 + output.logvar - output.mu.pow(2) - output.logvar.exp()).sum(dim=1).mean()
+    return LossTerms(total=reconstruction + beta * kl, reconstruction=reconstruction, kl=kl)
+
+
+def beta_schedule(step: int, beta: float, warmup_start: int, warmup_end: int) -> float:
+    """KL weight at ``step``: 0 before warmup_start, linear up to ``beta`` at warmup_end, then flat."""
+    if step < warmup_start:
+        return 0.0
+    if step >= warmup_end:
+        return beta
+    return beta * (step - warmup_start) / (warmup_end - warmup_start)
+
+
+def layer_table(config: AutoencoderConfig) -> list[dict]:
+    """One row per layer: name, kind, in/out channels, kernel, stride, output length, parameters."""
+    model = SpectrumAutoencoder(config)
+    rows, length = [], config.input_length
+    for name, module in list(model.encoder.named_children()) + [("flatten", None)]:
+        if isinstance(module, nn.Conv1d):
+            length = length // module.stride[0]
+            rows.append(_row(name, module, length))
+        elif name == "flatten":
+            n_channels, n_positions = config.bottleneck_shape
+            rows.append(dict(name="flatten", kind="Flatten", channels=f"{n_channels}×{n_positions}",
+                             kernel="", stride="", length=n_channels * n_positions, params=0))
+    for name in ("fc_mu", "fc_logvar", "fc_decode"):
+        layer = getattr(model, name)
+        if layer is not None:
+            rows.append(dict(name=name, kind="Linear", channels=f"{layer.in_features}→{layer.out_features}",
+                             kernel="", stride="", length=layer.out_features, params=_count(layer)))
+    length = config.bottleneck_shape[1]
+    for name, module in model.decoder.named_children():
+        if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)):
+            length = length * (module.stride[0] if isinstance(module, nn.ConvTranspose1d) else 1)
+            rows.append(_row(name, module, length))
+    return rows
+
+
+def _encoder(config: AutoencoderConfig) -> nn.Sequential:
+    layers, in_channels = OrderedDict(), 1
+    for i, (out_channels, kernel, stride) in enumerate(zip(config.channels, config.kernels, config.strides), 1):
+        layers[f"conv{i}"] = nn.Conv1d(in_channels, out_channels, kernel, stride=stride, padding=(kernel - 1) // 2)
+        layers[f"act{i}"] = nn.LeakyReLU(config.negative_slope)
+        in_channels = out_channels
+    return nn.Sequential(layers)
+
+
+def _decoder(config: AutoencoderConfig) -> nn.Sequential:
+    layers = OrderedDict()
+    in_channels = (1,) + config.channels[:-1]
+    for i in range(len(config.channels), 0, -1):
+        stride, kernel = config.strides[i - 1], config.kernels[i - 1]
+        if stride == 2:
+            deconv = nn.ConvTranspose1d(config.channels[i - 1], in_channels[i - 1], 4, stride=2, padding=1)
+        else:
+            deconv = nn.ConvTranspose1d(config.channels[i - 1], in_channels[i - 1], kernel, padding=(kernel - 1) // 2)
+        layers[f"deconv{i}"] = deconv
+        layers[f"act{i}"] = nn.LeakyReLU(config.negative_slope)
+    layers["predict0"] = nn.Conv1d(1, 1, 3, padding=1)
+    return nn.Sequential(layers)
+
+
+def _row(name: str, module: nn.Module, length: int) -> dict:
+    return dict(name=name, kind=type(module).__name__, channels=f"{module.in_channels}→{module.out_channels}",
+                kernel=module.kernel_size[0], stride=module.stride[0], length=length, params=_count(module))
+
+
+def _count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

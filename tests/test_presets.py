@@ -1,0 +1,50 @@
+"""Presets: names, overrides, hashing and round-trips."""
+
+import pytest
+
+from specae.grid import Grid
+from specae.presets import PRESETS, Preset, get_preset
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_are_consistent_and_round_trip(name):
+    preset = get_preset(name)
+    assert preset.model.input_length == Grid(preset.data.grid_factor).n_pixels
+    assert Preset.from_dict(preset.to_dict()) == preset
+    assert hash(preset) == hash(get_preset(name))
+    assert len(preset.config_hash()) == 64
+
+
+def test_paper_preset_is_the_released_model():
+    preset = get_preset("paper")
+    assert preset.model.input_length == 327_680 and preset.model.latent_dim == 128
+    assert preset.model.bottleneck_shape == (512, 20) and preset.model.variational
+
+
+def test_overrides_change_the_hash_and_only_what_they_name():
+    quick = get_preset("quick")
+    smaller = get_preset("quick", latent_dim=4, epochs=3, data_seed=9, channels=[8] * 10)
+    assert smaller.model.latent_dim == 4 and smaller.train.epochs == 3 and smaller.data.synthetic.seed == 9
+    assert smaller.model.channels == (8,) * 10
+    assert smaller.config_hash() != quick.config_hash()
+    assert smaller.model.kernels == quick.model.kernels and smaller.train.batch_size == quick.train.batch_size
+
+
+def test_deterministic_override_drops_the_kl_weight():
+    assert get_preset("quick", variational=False).train.beta == 0.0
+    with pytest.raises(ValueError, match="no KL term; set beta=0"):
+        get_preset("quick", variational=False, beta=0.1)
+
+
+def test_bad_presets_and_overrides_name_the_problem():
+    with pytest.raises(ValueError, match=r"unknown preset 'fast'; choose one of \['paper', 'quick', 'smoke'\]"):
+        get_preset("fast")
+    with pytest.raises(ValueError, match=r"unknown override\(s\) \['latent_size'\]; known keys"):
+        get_preset("quick", latent_size=4)
+    with pytest.raises(ValueError, match="latent_dim must be an integer ≥ 1"):
+        get_preset("smoke", latent_dim=0)
+    with pytest.raises(ValueError, match="epochs must be an integer ≥ 0"):
+        get_preset("smoke", epochs=-1)
+    quick, smoke = get_preset("quick"), get_preset("smoke")
+    with pytest.raises(ValueError, match="1024 pixels but this grid .factor 40. has 8192"):
+        Preset(name="mismatched", data=quick.data, model=smoke.model, train=smoke.train)

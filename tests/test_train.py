@@ -1,0 +1,81 @@
+"""Training: bit-for-bit resume, learning, checkpoints, devices and bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from specae import get_preset, load_checkpoint, load_synthetic, resolve_device, train
+from specae.data import SpectraSet
+
+
+@pytest.fixture(scope="module")
+def smoke_data():
+    return load_synthetic(get_preset("smoke").data)
+
+
+def test_two_plus_two_epochs_equal_four_bit_for_bit(tmp_path, smoke_data):
+    four = train(get_preset("smoke", epochs=4), tmp_path / "four", device="cpu", progress=False, data=smoke_data)
+    train(get_preset("smoke", epochs=2), tmp_path / "split", device="cpu", progress=False, data=smoke_data)
+    resumed = train(get_preset("smoke", epochs=4), tmp_path / "split", device="cpu", progress=False, data=smoke_data)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    for name, tensor in four.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+    assert resumed.history[-1]["validation_loss"] == four.history[-1]["validation_loss"]
+
+
+def test_training_reduces_the_reconstruction_error(tmp_path, smoke_data):
+    result = train(get_preset("smoke", epochs=8, beta=0.0), tmp_path, device="cpu", progress=False, data=smoke_data)
+    first, last = result.history[0], result.history[-1]
+    assert last["validation_reconstruction"] < 0.5 * first["validation_reconstruction"]
+    assert last["train_reconstruction"] < first["train_reconstruction"]
+
+
+def test_checkpoint_rebuilds_the_model_from_itself(tmp_path, smoke_data):
+    result = train(get_preset("smoke"), tmp_path, device="cpu", progress=False, data=smoke_data)
+    preset, model, state = load_checkpoint(result.checkpoint)
+    assert preset == result.preset and state["epoch"] == 2 and state["config_hash"] == preset.config_hash()
+    x = smoke_data.flux[:3].unsqueeze(1)
+    with torch.no_grad():
+        assert torch.equal(model(x).reconstruction, result.model(x).reconstruction)
+    assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary file
+
+
+def test_resume_refuses_another_configuration_and_overwrites_nothing(tmp_path, smoke_data):
+    train(get_preset("smoke"), tmp_path, device="cpu", progress=False, data=smoke_data)
+    with pytest.raises(ValueError, match=r"different configuration \(differs in \['model.latent_dim'\]\)"):
+        train(get_preset("smoke", latent_dim=4), tmp_path, device="cpu", progress=False, data=smoke_data)
+    with pytest.raises(FileExistsError, match="pass resume=True"):
+        train(get_preset("smoke"), tmp_path, device="cpu", resume=False, progress=False, data=smoke_data)
+
+
+def test_degenerate_spectra_are_left_out_and_counted(tmp_path, smoke_data):
+    degenerate = smoke_data.degenerate.copy()
+    degenerate[:10] = True
+    data = SpectraSet(flux=smoke_data.flux, mask=smoke_data.mask, degenerate=degenerate, labels=smoke_data.labels)
+    result = train(get_preset("smoke", epochs=1), tmp_path, device="cpu", progress=False, data=data)
+    used = np.concatenate([result.split.train, result.split.validation])
+    assert used.min() >= 10 and len(used) == len(smoke_data) - 10
+    summary = torch.load(result.checkpoint, weights_only=True)["data_summary"]
+    assert summary == dict(n_spectra=96, n_degenerate=10, n_train=len(result.split.train),
+                           n_validation=len(result.split.validation))
+
+
+def test_bad_input_names_the_problem(tmp_path, smoke_data):
+    with pytest.raises(ValueError, match=r"unknown device 'gpu'; choose one of"):
+        resolve_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda:0")
+    assert resolve_device("cpu") == torch.device("cpu")
+    empty = SpectraSet(flux=smoke_data.flux[:0], mask=smoke_data.mask[:0], degenerate=smoke_data.degenerate[:0],
+                       labels=smoke_data.labels[:0])
+    with pytest.raises(ValueError, match="the dataset is empty"):
+        train(get_preset("smoke"), tmp_path, device="cpu", progress=False, data=empty)
+    all_bad = SpectraSet(flux=smoke_data.flux, mask=smoke_data.mask, degenerate=np.ones(96, bool),
+                         labels=smoke_data.labels)
+    with pytest.raises(ValueError, match="all 96 spectra are degenerate"):
+        train(get_preset("smoke"), tmp_path, device="cpu", progress=False, data=all_bad)
+    quick_sized = SpectraSet(flux=torch.zeros(4, 8192), mask=torch.ones(4, 8192, dtype=torch.bool),
+                             degenerate=np.zeros(4, bool), labels=smoke_data.labels[:4])
+    with pytest.raises(ValueError, match="8192 pixels but this grid .factor 320. has 1024"):
+        train(get_preset("smoke"), tmp_path, device="cpu", progress=False, data=quick_sized)
