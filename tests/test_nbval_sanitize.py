@@ -1,0 +1,31 @@
+"""The nbval sanitiser masks what varies between runs and keeps the rounded numbers we compare."""
+
+import re
+from pathlib import Path
+
+from nbval.plugin import get_sanitize_patterns
+
+PATTERNS = get_sanitize_patterns((Path(__file__).parent / "nbval_sanitize.cfg").read_text())
+
+
+def sanitise(text: str) -> str:
+    for regex, replacement in PATTERNS:
+        text = re.sub(regex, replacement, text)
+    return text
+
+
+def test_varying_parts_are_masked():
+    assert sanitise("train quick:  45%|####5     | 276/612 [00:30<00:37,  9.05step/s]\nok") == "<PROGRESS>\nok"
+    assert sanitise("saved to /tmp/specae-03-abc/checkpoint.pt") == "saved to <PATH>"
+    assert sanitise("<Figure size 900x340 with 3 Axes>") == "<Figure>"
+    assert sanitise("loss 0.022105589123") == "loss <FLOAT>"
+
+
+def test_rounded_numbers_are_still_compared():
+    assert sanitise("validation 0.0670 after 12 epochs") == "validation 0.0670 after 12 epochs"
+    assert sanitise("0.0670") != sanitise("0.0671")
+
+
+def test_rules_leave_long_single_line_outputs_alone():
+    image = "iVBORw0KGgo" + "A1b2C3d4+/" * 20_000  # a base64 image, one line, as in stored outputs
+    assert sanitise(image) == image
