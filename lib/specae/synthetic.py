@@ -85,7 +85,10 @@ class SyntheticSurvey:
         if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
             raise IndexError(f"spectrum indices must lie in [0, {len(self)}), got {indices.min()}…{indices.max()}")
         rows = self.labels[indices]
-        column = lambda name: torch.as_tensor(np.asarray(rows[name], dtype=np.float64), device=device)  # noqa: E731
+
+        def column(name: str) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(rows[name], dtype=np.float64), device=device)
+
         wavelength = torch.as_tensor(self.grid.wavelength, device=device)
         tau = _line_opacity(wavelength, self.grid.step_angstrom, column("teff"), column("logg"),
                             column("feh"), column("vsini"), column("rv"))

@@ -158,11 +158,12 @@ def evaluate(model: SpectrumAutoencoder, data: SpectraSet, indices: np.ndarray, 
 
 def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[Preset, SpectrumAutoencoder, dict]:
     """Rebuild the preset and the model (eval mode) from a checkpoint alone; also return its contents."""
-    state = torch.load(Path(path), map_location=resolve_device(device), weights_only=True)
+    torch_device = resolve_device(device)
+    state = torch.load(Path(path), map_location=torch_device, weights_only=True)
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a specae checkpoint of format {CHECKPOINT_FORMAT}")
     preset = Preset.from_dict(state["preset"])
-    model = SpectrumAutoencoder(preset.model).to(resolve_device(device))
+    model = SpectrumAutoencoder(preset.model).to(torch_device)
     model.load_state_dict(state["model"])
     model.eval()
     return preset, model, state
