@@ -59,7 +59,7 @@ def test_s1d_image_is_read_with_its_linear_wavelength_solution(tmp_path):
 def test_foreign_and_unsupported_products_are_refused_with_the_reason(tmp_path):
     espresso = tmp_path / "espresso.fits"
     fits.PrimaryHDU(np.ones(10, dtype="f4"), header=fits.Header({"INSTRUME": "ESPRESSO"})).writeto(espresso)
-    with pytest.raises(ValueError, match="is a ESPRESSO product; only HARPS 1-D spectra"):
+    with pytest.raises(ValueError, match="comes from ESPRESSO; only HARPS 1-D spectra"):
         read_spectrum(espresso)
     e2ds = tmp_path / "e2ds.fits"
     fits.PrimaryHDU(np.ones((72, 4096), dtype="f4"), header=fits.Header({"INSTRUME": "HARPS"})).writeto(e2ds)

@@ -59,7 +59,7 @@ def read_spectrum(path: str | os.PathLike) -> HarpsSpectrum:
         header = hdus[0].header
         instrument = str(header.get("INSTRUME", "HARPS")).strip()
         if not instrument.upper().startswith("HARPS"):
-            raise ValueError(f"{path} is a {instrument} product; only HARPS 1-D spectra (ADP or DRS s1d) are read")
+            raise ValueError(f"{path} comes from {instrument}; only HARPS 1-D spectra (ADP or DRS s1d) are read")
         if "SPECTRUM" in hdus:
             return _from_adp(hdus, path)
         if hdus[0].data is not None and hdus[0].data.ndim == 1 and "CRVAL1" in header:
