@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 PRESET ?= quick
 DEVICE ?= auto
 
-.PHONY: setup book test chapters clean
+.PHONY: setup data book test chapters clean
 
 setup: $(STAMP)
 
@@ -15,11 +15,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -r requirements.txt -e .
 	touch $@
 
-book: setup
+# Real HARPS sample files (checksummed, cached outside the repository; a no-op when present).
+data: setup
+	$(PY) -m specae samples
+
+book: setup data
 	$(PY) scripts/build_book.py --preset $(PRESET) --device $(DEVICE)
 
 # Unit tests, then a strict nbval re-run of the committed, executed chapters.
-test: setup
+test: setup data
 	$(PY) -m pytest tests
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
 

@@ -1,4 +1,5 @@
-"""Command line: ``python -m specae train --preset quick --out runs/quick --set latent_dim=8``."""
+"""Command line: ``python -m specae train --preset quick --out runs/quick --set latent_dim=8``,
+``python -m specae samples`` (fetch the real HARPS sample files)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ast
 import sys
 
 from .presets import PRESETS, get_preset
+from .samples import fetch_samples, samples_dir
 from .train import DEVICE_CHOICES, train
 
 
@@ -21,7 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a preset setting, e.g. --set latent_dim=8 --set beta=0 (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    samples = commands.add_parser("samples", help="fetch and checksum the real HARPS sample files")
+    samples.add_argument("--dest", default=None, help=f"cache folder (default: {samples_dir()})")
     args = parser.parse_args(argv)
+    if args.command == "samples":
+        return _fetch(args.dest)
 
     try:
         preset = get_preset(args.preset, **dict(_parse_override(item) for item in args.set))
@@ -32,6 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     last = result.history[-1] if result.history else {}
     print(f"{result.checkpoint}: epoch {last.get('epoch', 0)}, "
           f"validation reconstruction {last.get('validation_reconstruction', float('nan')):.5f}")
+    return 0
+
+
+def _fetch(dest: str | None) -> int:
+    try:
+        paths = fetch_samples(dest)
+    except (RuntimeError, ValueError) as error:
+        print(f"specae: error: {error}", file=sys.stderr)
+        return 2
+    print(f"{len(paths)} sample files verified in {paths[0].parent}")
     return 0
 
 
