@@ -16,13 +16,14 @@ from .grid import Grid, place_on_grid  # noqa: E402
 from .normalization import NormalisedSpectra, median_normalise  # noqa: E402
 from .presets import PRESETS, DataConfig, Preset, TrainConfig, get_preset, preset_from_parameters  # noqa: E402
 from .sampler import BalancedSampler, Split, object_disjoint_split, visibility_weights  # noqa: E402
+from .store import IngestReport, SpectrumStore, ingest  # noqa: E402
 from .synthetic import SyntheticConfig, SyntheticSurvey  # noqa: E402
 from .train import TrainResult, load_checkpoint, resolve_device, train  # noqa: E402
 
 __all__ = [
-    "AutoencoderConfig", "BalancedSampler", "DataConfig", "Grid", "HarpsSpectrum", "NormalisedSpectra", "PRESETS", "Preset",
+    "AutoencoderConfig", "BalancedSampler", "DataConfig", "Grid", "HarpsSpectrum", "IngestReport", "SpectrumStore", "NormalisedSpectra", "PRESETS", "Preset",
     "SpectraSet", "SpectrumAutoencoder", "Split", "SyntheticConfig", "SyntheticSurvey", "TrainConfig",
-    "TrainResult", "beta_schedule", "get_preset", "layer_table", "load_checkpoint", "load_synthetic",
+    "TrainResult", "beta_schedule", "get_preset", "ingest", "layer_table", "load_checkpoint", "load_synthetic",
     "masked_l1_kl_loss", "median_normalise", "object_disjoint_split", "paper_architecture", "place_on_grid", "preset_from_parameters", "read_spectrum", "read_truth",
     "resolve_device", "train", "visibility_weights", "write_adp",
 ]

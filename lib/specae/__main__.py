@@ -1,5 +1,5 @@
 """Command line: ``python -m specae train --preset quick --out runs/quick --set latent_dim=8``,
-``python -m specae samples`` (fetch the real HARPS sample files)."""
+``python -m specae ingest DIR --out STORE``, ``python -m specae samples`` (fetch the real HARPS sample files)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import argparse
 import ast
 import sys
 
+from tqdm import tqdm
+
 from .presets import PRESETS, get_preset
 from .samples import fetch_samples, samples_dir
+from .store import ingest
 from .train import DEVICE_CHOICES, train
 
 
@@ -23,11 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a preset setting, e.g. --set latent_dim=8 --set beta=0 (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    store = commands.add_parser("ingest", help="build or extend an on-disk store from a folder of FITS files")
+    store.add_argument("source", help="folder searched recursively for *.fits")
+    store.add_argument("--out", required=True, help="store folder (created, or resumed if it exists)")
+    store.add_argument("--grid-factor", type=int, default=1, help="pixels averaged per sample (default 1)")
+    store.add_argument("--shard-size", type=int, default=256, help="spectra per shard file (default 256)")
+    store.add_argument("--workers", type=int, default=None, help="reading processes (default: all cores)")
     samples = commands.add_parser("samples", help="fetch and checksum the real HARPS sample files")
     samples.add_argument("--dest", default=None, help=f"cache folder (default: {samples_dir()})")
     args = parser.parse_args(argv)
     if args.command == "samples":
         return _fetch(args.dest)
+    if args.command == "ingest":
+        return _ingest(args)
 
     try:
         preset = get_preset(args.preset, **dict(_parse_override(item) for item in args.set))
@@ -38,6 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     last = result.history[-1] if result.history else {}
     print(f"{result.checkpoint}: epoch {last.get('epoch', 0)}, "
           f"validation reconstruction {last.get('validation_reconstruction', float('nan')):.5f}")
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    try:
+        report = ingest(args.source, args.out, grid_factor=args.grid_factor, shard_size=args.shard_size,
+                        workers=args.workers, progress=lambda items: tqdm(items, desc="ingest", unit="file"))
+    except (ValueError, OSError) as error:
+        print(f"specae: error: {error}", file=sys.stderr)
+        return 2
+    print(report.line())
     return 0
 
 

@@ -1,0 +1,210 @@
+"""An on-disk spectra store: memory-mapped shards of grid-placed flux, a labels table and a manifest.
+
+Layout of a store folder::
+
+    manifest.json       format, grid factor, pixels, shard list (file, rows)
+    shard-00000.npy     (rows, n_pixels) float32 raw flux on the analysis grid, opened memory-mapped
+    labels.ecsv         one row per stored spectrum: source file, shard, row, header metadata
+    rejects.ecsv        one row per refused input file: source file and the reason
+
+``ingest`` reads a folder of FITS files with all cores. Every input ends either in the store or in
+the rejects table, never both and never twice; a shard and its table rows are committed together by
+rewriting the manifest atomically, so an interrupted ingest resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from astropy.table import Table, vstack
+
+from .fits import read_spectrum
+from .grid import Grid
+
+STORE_FORMAT = 1
+MANIFEST = "manifest.json"
+LABELS = "labels.ecsv"
+REJECTS = "rejects.ecsv"
+_TEXT_COLUMNS = ("object", "date_obs", "arcfile", "prog_id", "product")  # missing → ""
+_NUMBER_COLUMNS = ("mjd", "exptime", "snr", "berv", "airmass")  # missing → NaN
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """Counts of one ingest call: seen = stored + rejected (+ skipped, already in the store)."""
+
+    seen: int
+    stored: int
+    rejected: int
+    skipped: int
+
+    def line(self) -> str:
+        """The closing line the CLI prints."""
+        return (f"seen {self.seen} = stored {self.stored} + rejected {self.rejected}"
+                + (f" + already in store {self.skipped}" if self.skipped else ""))
+
+
+class SpectrumStore:
+    """Read access to a store folder: ``len``, ``labels``, ``rejects`` and ``flux(indices)`` (memory-mapped)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST
+        if not manifest_path.exists():
+            raise FileNotFoundError(f"{self.path} is not a spectra store (no {MANIFEST}); create one with ingest")
+        self.manifest = json.loads(manifest_path.read_text())
+        if self.manifest.get("format") != STORE_FORMAT:
+            raise ValueError(f"{manifest_path} has format {self.manifest.get('format')}, expected {STORE_FORMAT}")
+        self.grid = Grid(self.manifest["grid_factor"])
+        self._shards = [np.load(self.path / shard["file"], mmap_mode="r") for shard in self.manifest["shards"]]
+        self._offsets = np.cumsum([0] + [shard["rows"] for shard in self.manifest["shards"]])
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    @property
+    def labels(self) -> Table:
+        """One row per stored spectrum, in store order."""
+        return _read_table(self.path / LABELS)
+
+    @property
+    def rejects(self) -> Table:
+        """One row per refused input file, with the reason."""
+        return _read_table(self.path / REJECTS)
+
+    def flux(self, indices) -> np.ndarray:
+        """(len(indices), n_pixels) float32 raw flux of the given spectra."""
+        indices = np.atleast_1d(np.asarray(indices, dtype=np.int64))
+        if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
+            raise IndexError(f"spectrum indices must lie in [0, {len(self)})")
+        shard = np.searchsorted(self._offsets, indices, side="right") - 1
+        out = np.empty((indices.size, self.grid.n_pixels), dtype=np.float32)
+        for i, (s, row) in enumerate(zip(shard, indices - self._offsets[shard])):
+            out[i] = self._shards[s][row]
+        return out
+
+
+def ingest(
+    source: str | os.PathLike,
+    store: str | os.PathLike,
+    grid_factor: int = 1,
+    shard_size: int = 256,
+    workers: int | None = None,
+    progress: Callable[[Iterable], Iterable] = iter,
+) -> IngestReport:
+    """Add every ``*.fits`` file under ``source`` to ``store`` (created if needed), or reject it with a reason.
+
+    workers: processes reading files (default: all cores). progress: wraps the result stream, e.g. tqdm.
+    """
+    source, store = Path(source), Path(store)
+    if not source.is_dir():
+        raise NotADirectoryError(f"{source} is not a folder of FITS files")
+    files = sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file() and _is_fits(p))
+    manifest = _open_manifest(store, grid_factor)
+    done = set(_read_table(store / LABELS)["source"]) | set(_read_table(store / REJECTS)["source"])
+    todo = [name for name in files if name not in done]
+    pending, stored, rejected = [], [], []
+    n_stored = n_rejected = 0
+    # "spawn", not fork: a forked child of a process that has run torch's thread pool can deadlock.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=context) as pool:
+        results = pool.map(_load, [str(source / name) for name in todo], [grid_factor] * len(todo), chunksize=4)
+        for name, (flux, meta, reason) in progress(zip(todo, results)):
+            if reason is not None:
+                rejected.append(dict(source=name, reason=reason))
+                n_rejected += 1
+            else:
+                pending.append(flux)
+                stored.append(dict(source=name, **meta))
+                n_stored += 1
+            if len(pending) == shard_size:
+                _commit(store, manifest, pending, stored, rejected)
+                pending, stored, rejected = [], [], []
+        _commit(store, manifest, pending, stored, rejected)
+    return IngestReport(seen=len(files), stored=n_stored, rejected=n_rejected, skipped=len(files) - len(todo))
+
+
+def _load(path: str, grid_factor: int):
+    """Worker: (flux on the grid, metadata, None) or (None, None, reason)."""
+    try:
+        spectrum = read_spectrum(path)
+        flux = spectrum.on_grid()
+        if grid_factor != 1:
+            flux = Grid(grid_factor).rebin_flux(torch.from_numpy(flux)).numpy()
+        values = dict(spectrum.meta, product=spectrum.product)
+        meta = {key: str(values.get(key) or "") for key in _TEXT_COLUMNS}
+        meta.update({key: float(values[key]) if values.get(key) is not None else np.nan for key in _NUMBER_COLUMNS})
+        return flux, meta, None
+    except Exception as error:  # every input must end stored or rejected with its reason
+        return None, None, f"{type(error).__name__}: {error}"
+
+
+def _commit(store: Path, manifest: dict, fluxes: list, stored: list, rejected: list) -> None:
+    """Write one shard and its table rows, then the manifest (atomically) that makes them part of the store."""
+    if fluxes:
+        index = len(manifest["shards"])
+        name = f"shard-{index:05d}.npy"
+        _atomic(store / name, lambda handle: np.save(handle, np.stack(fluxes)))
+        first = sum(shard["rows"] for shard in manifest["shards"])
+        for row, entry in enumerate(stored):
+            entry.update(shard=index, row=row, index=first + row)
+        manifest["shards"].append(dict(file=name, rows=len(fluxes)))
+    if stored:
+        _append(store / LABELS, stored)
+    if rejected:
+        _append(store / REJECTS, rejected)
+    _atomic(store / MANIFEST, lambda handle: handle.write(json.dumps(manifest, indent=1).encode()))
+
+
+def _open_manifest(store: Path, grid_factor: int) -> dict:
+    store.mkdir(parents=True, exist_ok=True)
+    path = store / MANIFEST
+    if not path.exists():
+        return dict(format=STORE_FORMAT, grid_factor=grid_factor, n_pixels=Grid(grid_factor).n_pixels, shards=[])
+    manifest = json.loads(path.read_text())
+    if manifest["grid_factor"] != grid_factor:
+        raise ValueError(f"{store} holds spectra on grid factor {manifest['grid_factor']}, not {grid_factor}")
+    # Table rows written after the last manifest (an interrupted commit) are dropped; their files are redone.
+    n_rows = sum(shard["rows"] for shard in manifest["shards"])
+    labels = _read_table(store / LABELS)
+    if len(labels) > n_rows:
+        _write_table(store / LABELS, labels[labels["index"] < n_rows])
+    return manifest
+
+
+def _append(path: Path, rows: list[dict]) -> None:
+    new = Table(rows=rows)
+    old = _read_table(path)
+    _write_table(path, vstack([old, new]) if len(old) else new)
+
+
+def _read_table(path: Path) -> Table:
+    return Table.read(path, format="ascii.ecsv") if path.exists() else Table(names=["source"], dtype=[str])
+
+
+def _write_table(path: Path, table: Table) -> None:
+    buffer = io.StringIO()
+    table.write(buffer, format="ascii.ecsv")
+    _atomic(path, lambda handle: handle.write(buffer.getvalue().encode()))
+
+
+def _atomic(path: Path, write: Callable) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _is_fits(path: Path) -> bool:
+    return path.name.lower().endswith((".fits", ".fits.gz", ".fit", ".fts"))
