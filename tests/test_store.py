@@ -11,7 +11,7 @@ from specae.__main__ import main
 from specae.fits import HarpsSpectrum, read_spectrum, write_adp
 from specae.grid import Grid, full_resolution_wavelength
 from specae.samples import HARPS_ADP_SAMPLE, HARPS_S1D_SAMPLE, sample_path
-from specae.store import LABELS, MANIFEST, SpectrumStore, ingest
+from specae.store import MANIFEST, SpectrumStore, ingest
 from specae.synthetic import SyntheticConfig, SyntheticSurvey
 
 N_SYNTHETIC = 3
@@ -62,7 +62,7 @@ def test_rerun_and_interrupted_commit_resume_without_duplicates(source, tmp_path
     ingest(source, store_path, shard_size=2, workers=1)
     again = ingest(source, store_path, shard_size=2, workers=1)
     assert (again.stored, again.rejected, again.skipped) == (0, 0, 7)
-    # Simulate a crash after the table rows of a new shard were written but before its manifest:
+    # Simulate a crash after a commit wrote its shard and labels but before its manifest:
     manifest = json.loads((store_path / MANIFEST).read_text())
     last = manifest["shards"].pop()
     (store_path / MANIFEST).write_text(json.dumps(manifest))
@@ -93,4 +93,4 @@ def test_bad_store_input_names_the_problem(tmp_path):
 def test_ingest_command_prints_the_counts(source, tmp_path, capsys):
     assert main(["ingest", str(source), "--out", str(tmp_path / "store"), "--workers", "1"]) == 0
     assert capsys.readouterr().out.strip().endswith("seen 7 = stored 5 + rejected 2")
-    assert (tmp_path / "store" / LABELS).exists()
+    assert len(SpectrumStore(tmp_path / "store")) == 5

@@ -2,14 +2,15 @@
 
 Layout of a store folder::
 
-    manifest.json       format, grid factor, pixels, shard list (file, rows)
-    shard-00000.npy     (rows, n_pixels) float32 raw flux on the analysis grid, opened memory-mapped
-    labels.ecsv         one row per stored spectrum: source file, shard, row, header metadata
-    rejects.ecsv        one row per refused input file: source file and the reason
+    manifest.json         format, grid factor, pixels, shards (file, rows, labels file), rejects files
+    shard-00000.npy       (rows, n_pixels) float32 raw flux on the analysis grid, opened memory-mapped
+    labels-00000.ecsv     one row per spectrum of a shard: source file, shard, row, index, header metadata
+    rejects-00000.ecsv    one row per refused input file of a commit: source file and the reason
 
 ``ingest`` reads a folder of FITS files with all cores. Every input ends either in the store or in
-the rejects table, never both and never twice; a shard and its table rows are committed together by
-rewriting the manifest atomically, so an interrupted ingest resumes where it stopped.
+the rejects tables, never both and never twice. Each commit writes new files only, then rewrites the
+manifest atomically; files that no manifest lists (an interrupted commit) are ignored and overwritten,
+so an interrupted ingest resumes where it stopped and the cost of a commit does not grow with the store.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ from .grid import Grid
 
 STORE_FORMAT = 1
 MANIFEST = "manifest.json"
-LABELS = "labels.ecsv"
-REJECTS = "rejects.ecsv"
 _TEXT_COLUMNS = ("object", "date_obs", "arcfile", "prog_id", "product")  # missing → ""
 _NUMBER_COLUMNS = ("mjd", "exptime", "snr", "berv", "airmass")  # missing → NaN
 
@@ -74,12 +73,12 @@ class SpectrumStore:
     @property
     def labels(self) -> Table:
         """One row per stored spectrum, in store order."""
-        return _read_table(self.path / LABELS)
+        return _read_tables(self.path, [shard["labels"] for shard in self.manifest["shards"]])
 
     @property
     def rejects(self) -> Table:
         """One row per refused input file, with the reason."""
-        return _read_table(self.path / REJECTS)
+        return _read_tables(self.path, self.manifest["rejects"])
 
     def flux(self, indices) -> np.ndarray:
         """(len(indices), n_pixels) float32 raw flux of the given spectra."""
@@ -110,7 +109,8 @@ def ingest(
         raise NotADirectoryError(f"{source} is not a folder of FITS files")
     files = sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file() and _is_fits(p))
     manifest = _open_manifest(store, grid_factor)
-    done = set(_read_table(store / LABELS)["source"]) | set(_read_table(store / REJECTS)["source"])
+    labels = _read_tables(store, [shard["labels"] for shard in manifest["shards"]])
+    done = set(labels["source"]) | set(_read_tables(store, manifest["rejects"])["source"])
     todo = [name for name in files if name not in done]
     pending, stored, rejected = [], [], []
     n_stored = n_rejected = 0
@@ -149,19 +149,22 @@ def _load(path: str, grid_factor: int):
 
 
 def _commit(store: Path, manifest: dict, fluxes: list, stored: list, rejected: list) -> None:
-    """Write one shard and its table rows, then the manifest (atomically) that makes them part of the store."""
+    """Write one commit's new files (shard, its labels, rejects), then the manifest that makes them count."""
+    number = manifest["commits"]
     if fluxes:
         index = len(manifest["shards"])
-        name = f"shard-{index:05d}.npy"
-        _atomic(store / name, lambda handle: np.save(handle, np.stack(fluxes)))
         first = sum(shard["rows"] for shard in manifest["shards"])
         for row, entry in enumerate(stored):
             entry.update(shard=index, row=row, index=first + row)
-        manifest["shards"].append(dict(file=name, rows=len(fluxes)))
-    if stored:
-        _append(store / LABELS, stored)
+        shard = dict(file=f"shard-{index:05d}.npy", rows=len(fluxes), labels=f"labels-{number:05d}.ecsv")
+        _atomic(store / shard["file"], lambda handle: np.save(handle, np.stack(fluxes)))
+        _write_table(store / shard["labels"], Table(rows=stored))
+        manifest["shards"].append(shard)
     if rejected:
-        _append(store / REJECTS, rejected)
+        name = f"rejects-{number:05d}.ecsv"
+        _write_table(store / name, Table(rows=rejected))
+        manifest["rejects"].append(name)
+    manifest["commits"] = number + 1
     _atomic(store / MANIFEST, lambda handle: handle.write(json.dumps(manifest, indent=1).encode()))
 
 
@@ -169,26 +172,18 @@ def _open_manifest(store: Path, grid_factor: int) -> dict:
     store.mkdir(parents=True, exist_ok=True)
     path = store / MANIFEST
     if not path.exists():
-        return dict(format=STORE_FORMAT, grid_factor=grid_factor, n_pixels=Grid(grid_factor).n_pixels, shards=[])
+        return dict(format=STORE_FORMAT, grid_factor=grid_factor, n_pixels=Grid(grid_factor).n_pixels,
+                    shards=[], rejects=[], commits=0)
     manifest = json.loads(path.read_text())
     if manifest["grid_factor"] != grid_factor:
         raise ValueError(f"{store} holds spectra on grid factor {manifest['grid_factor']}, not {grid_factor}")
-    # Table rows written after the last manifest (an interrupted commit) are dropped; their files are redone.
-    n_rows = sum(shard["rows"] for shard in manifest["shards"])
-    labels = _read_table(store / LABELS)
-    if len(labels) > n_rows:
-        _write_table(store / LABELS, labels[labels["index"] < n_rows])
     return manifest
 
 
-def _append(path: Path, rows: list[dict]) -> None:
-    new = Table(rows=rows)
-    old = _read_table(path)
-    _write_table(path, vstack([old, new]) if len(old) else new)
-
-
-def _read_table(path: Path) -> Table:
-    return Table.read(path, format="ascii.ecsv") if path.exists() else Table(names=["source"], dtype=[str])
+def _read_tables(store: Path, names: list[str]) -> Table:
+    """The listed ECSV tables stacked in order (an empty table with a ``source`` column if none)."""
+    tables = [Table.read(store / name, format="ascii.ecsv") for name in names]
+    return vstack(tables) if tables else Table(names=["source"], dtype=[str])
 
 
 def _write_table(path: Path, table: Table) -> None:
