@@ -1,5 +1,10 @@
-"""Command line: ``python -m specae train --preset quick --out runs/quick --set latent_dim=8``,
-``python -m specae ingest DIR --out STORE``, ``python -m specae fetch --ids FILE --out DIR``, ``python -m specae samples`` (fetch the real HARPS sample files)."""
+"""Command line of specae.
+
+``python -m specae train --preset quick --out runs/quick --set latent_dim=8``
+``python -m specae ingest DIR --out STORE``
+``python -m specae fetch --ids FILE --out DIR``
+``python -m specae samples`` (fetch the real HARPS sample files)
+"""
 
 from __future__ import annotations
 
@@ -40,19 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     samples = commands.add_parser("samples", help="fetch and checksum the real HARPS sample files")
     samples.add_argument("--dest", default=None, help=f"cache folder (default: {samples_dir()})")
     args = parser.parse_args(argv)
-    if args.command == "samples":
-        return _samples(args.dest)
-    if args.command == "ingest":
-        return _ingest(args)
-    if args.command == "fetch":
-        return _fetch(args)
-
+    command = {"train": _train, "ingest": _ingest, "fetch": _fetch, "samples": _samples}[args.command]
     try:
-        preset = get_preset(args.preset, **dict(_parse_override(item) for item in args.set))
-        result = train(preset, args.out, device=args.device, progress=not args.no_progress)
-    except (ValueError, FileExistsError) as error:
+        return command(args)
+    except (ValueError, OSError, RuntimeError) as error:  # bad input or I/O: a message, not a traceback
         print(f"specae: error: {error}", file=sys.stderr)
         return 2
+
+
+def _train(args: argparse.Namespace) -> int:
+    preset = get_preset(args.preset, **dict(_parse_override(item) for item in args.set))
+    result = train(preset, args.out, device=args.device, progress=not args.no_progress)
     last = result.history[-1] if result.history else {}
     print(f"{result.checkpoint}: epoch {last.get('epoch', 0)}, "
           f"validation reconstruction {last.get('validation_reconstruction', float('nan')):.5f}")
@@ -60,34 +63,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    try:
-        report = ingest(args.source, args.out, grid_factor=args.grid_factor, shard_size=args.shard_size,
-                        workers=args.workers, progress=lambda items: tqdm(items, desc="ingest", unit="file"))
-    except (ValueError, OSError) as error:
-        print(f"specae: error: {error}", file=sys.stderr)
-        return 2
+    report = ingest(args.source, args.out, grid_factor=args.grid_factor, shard_size=args.shard_size,
+                    workers=args.workers, progress=lambda items: tqdm(items, desc="ingest", unit="file"))
     print(report.line())
     return 0
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    try:
-        report = fetch_products(read_product_ids(args.ids), args.out, url_template=args.url_template)
-    except (ValueError, OSError) as error:
-        print(f"specae: error: {error}", file=sys.stderr)
-        return 2
+    report = fetch_products(read_product_ids(args.ids), args.out, url_template=args.url_template)
     for product_id, reason in report.failed.items():
         print(f"failed {product_id}: {reason}", file=sys.stderr)
     print(report.line())
     return 1 if report.failed else 0
 
 
-def _samples(dest: str | None) -> int:
-    try:
-        paths = fetch_samples(dest)
-    except (RuntimeError, ValueError) as error:
-        print(f"specae: error: {error}", file=sys.stderr)
-        return 2
+def _samples(args: argparse.Namespace) -> int:
+    paths = fetch_samples(args.dest)
     print(f"{len(paths)} sample files verified in {paths[0].parent}")
     return 0
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyUserWarning
 
+from .atomic import atomic_write
 from .checksums import sha256_file
 
 ESO_DOWNLOAD_URL = "https://dataportal.eso.org/dataPortal/file/{product_id}"
@@ -126,7 +127,6 @@ def _read_sums(path: Path) -> dict[str, str]:
 
 
 def _write_sums(path: Path, sums: dict[str, str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items())))
-    os.replace(tmp, path)
+    text = "".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items()))
+    atomic_write(path, lambda handle: handle.write(text.encode()))
 

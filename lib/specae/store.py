@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from astropy.table import Table, vstack
 
+from .atomic import atomic_write
 from .fits import read_spectrum
 from .grid import Grid
 
@@ -157,7 +158,7 @@ def _commit(store: Path, manifest: dict, fluxes: list, stored: list, rejected: l
         for row, entry in enumerate(stored):
             entry.update(shard=index, row=row, index=first + row)
         shard = dict(file=f"shard-{index:05d}.npy", rows=len(fluxes), labels=f"labels-{number:05d}.ecsv")
-        _atomic(store / shard["file"], lambda handle: np.save(handle, np.stack(fluxes)))
+        atomic_write(store / shard["file"], lambda handle: np.save(handle, np.stack(fluxes)))
         _write_table(store / shard["labels"], Table(rows=stored))
         manifest["shards"].append(shard)
     if rejected:
@@ -165,7 +166,7 @@ def _commit(store: Path, manifest: dict, fluxes: list, stored: list, rejected: l
         _write_table(store / name, Table(rows=rejected))
         manifest["rejects"].append(name)
     manifest["commits"] = number + 1
-    _atomic(store / MANIFEST, lambda handle: handle.write(json.dumps(manifest, indent=1).encode()))
+    atomic_write(store / MANIFEST, lambda handle: handle.write(json.dumps(manifest, indent=1).encode()))
 
 
 def _open_manifest(store: Path, grid_factor: int) -> dict:
@@ -189,16 +190,7 @@ def _read_tables(store: Path, names: list[str]) -> Table:
 def _write_table(path: Path, table: Table) -> None:
     buffer = io.StringIO()
     table.write(buffer, format="ascii.ecsv")
-    _atomic(path, lambda handle: handle.write(buffer.getvalue().encode()))
-
-
-def _atomic(path: Path, write: Callable) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue().encode()))
 
 
 def _is_fits(path: Path) -> bool:

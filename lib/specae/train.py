@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
+from .atomic import atomic_write
 from .autoencoder import SpectrumAutoencoder, beta_schedule, masked_l1_kl_loss
 from .data import SpectraSet, load_synthetic
 from .presets import Preset
@@ -196,7 +197,7 @@ def _batch(data: SpectraSet, indices: np.ndarray, device: torch.device) -> tuple
 
 
 def _save_checkpoint(path: Path, preset, model, optimizer, epoch, step, history, split, data) -> None:
-    """Write atomically: a temporary file in the same folder, flushed, then renamed over the target."""
+    """Write the checkpoint atomically (see specae.atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     state = dict(
         format=CHECKPOINT_FORMAT, specae_version=__version__, torch_version=str(torch.__version__),
@@ -205,12 +206,7 @@ def _save_checkpoint(path: Path, preset, model, optimizer, epoch, step, history,
         data_summary=dict(n_spectra=len(data), n_degenerate=int(data.degenerate.sum()),
                           n_train=len(split.train), n_validation=len(split.validation)),
     )
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        torch.save(state, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: torch.save(state, handle))
 
 
 def _load_compatible(path: Path, preset: Preset, device: torch.device) -> dict:
