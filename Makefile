@@ -27,9 +27,10 @@ test: setup data
 	$(PY) -m pytest tests
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
 
-# Execute chapters/*.ipynb in place with default parameters, for committing their outputs.
-chapters: setup
-	$(PY) scripts/build_book.py --in-place
+# Execute chapters/*.ipynb in place with default parameters, for committing their outputs
+# (CHAPTERS="01_data 03_training" for some only).
+chapters: setup data
+	$(PY) scripts/build_book.py --in-place $(if $(CHAPTERS),--only $(CHAPTERS))
 
 clean:
 	rm -rf _build

@@ -144,6 +144,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="render the staged notebooks as they are, without papermill")
     parser.add_argument("--in-place", action="store_true",
                         help="only execute chapters/*.ipynb in place with default parameters")
+    parser.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                        help="with --in-place: these chapters only, by file stem (e.g. 01_data)")
     return parser.parse_args(argv)
 
 
@@ -152,8 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("papermill").setLevel(logging.WARNING)
     timeout = args.cell_timeout or None
     if args.in_place:
-        for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
-            execute_in_place(notebook, timeout)
+        notebooks = sorted((ROOT / "chapters").glob("*.ipynb"))
+        unknown = sorted(set(args.only or []) - {notebook.stem for notebook in notebooks})
+        if unknown:
+            print(f"error: no chapter named {unknown}; chapters are {[n.stem for n in notebooks]}", file=sys.stderr)
+            return 2
+        for notebook in notebooks:
+            if args.only is None or notebook.stem in args.only:
+                execute_in_place(notebook, timeout)
         return 0
 
     stage = args.stage.resolve()

@@ -83,6 +83,20 @@ class SyntheticSurvey:
     def __len__(self) -> int:
         return self.config.n_spectra
 
+    @classmethod
+    def single_star(cls, grid: Grid, n_spectra: int = 1, seed: int = 0, **labels) -> "SyntheticSurvey":
+        """A survey of one star observed ``n_spectra`` times, with chosen labels (scalars or per-spectrum lists).
+
+        Unnamed labels keep their drawn values; e.g. ``single_star(Grid(1), 2, rv=[0, 5], teff=5_770)``.
+        """
+        survey = cls(SyntheticConfig(n_objects=1, n_spectra=n_spectra, seed=seed), grid)
+        for name, value in labels.items():
+            if name not in survey.labels.colnames:
+                raise KeyError(f"unknown label {name!r}; labels are {survey.labels.colnames}")
+            survey.labels[name][:] = value
+        survey.labels["spec_type_no"][:] = spectral_class_number(np.asarray(survey.labels["teff"]))
+        return survey
+
     @cached_property
     def labels(self) -> Table:
         """One row per spectrum: object, stellar parameters and per-observation conditions (true values).

@@ -26,7 +26,7 @@ TELLURIC_SIGMA_KMS = 0.8  # Doppler ⊕ pressure width of O₂/H₂O lines, as a
 _C2_CM_K = 1.438_777  # second radiation constant hc/k in cm·K
 _O2_LOWER_B_CM = 1.437_68  # X³Σg⁻ v=0 rotational constant (cm⁻¹)
 # band: (origin cm⁻¹, upper-state B′ cm⁻¹, depth of the strongest line at airmass 1 and HARPS resolution)
-_O2_BANDS = {"B (1,0)": (14_527.2, 1.3730, 0.70), "γ (2,0)": (15_902.4, 1.3548, 0.12)}
+_O2_BANDS = {"B (1,0)": (14_527.2, 1.3730, 0.90), "γ (2,0)": (15_902.4, 1.3548, 0.12)}
 _O2_SPIN_SPLITTING_CM = 1.9  # the two fine-structure components of each branch line
 _ATMOSPHERE_K = 250.0
 _WATER_SEED = 20_210_103

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One short check of the GPU path (about 3 minutes): generator on the device, the smoke preset trained
+# on cuda, and paper-architecture training-step throughput in fp32 and bf16. Results: $OUT/gpu_check.json.
+#
+# On a machine whose Python has torch but not our other packages, put their wheels in .whl/ first
+# (see README, "GPU"); they are installed into /tmp/site and the package is used from lib/.
+set -euo pipefail
+OUT=${OUT:-_build/gpu_check}
+mkdir -p "$OUT"
+if compgen -G ".whl/*.whl" > /dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+fi
+export PYTHONPATH=$PWD/lib:${PYTHONPATH:-} PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+python3 scripts/gpu_check.py --out "$OUT" "$@"
