@@ -1,0 +1,19 @@
+"""Latent-space analysis (paper §6 and beyond): informative nodes, mutual information with labels,
+disentanglement scores against true factors, label probes, latent traversals, the released files."""
+
+from .informative import informative_nodes, node_dispersion
+from .mutual_information import (
+    MI_BINS,
+    MIEstimate,
+    MIIndicator,
+    estimate_mi,
+    histogram_mi,
+    ksg_mi,
+    mi_indicator,
+    mi_table,
+    sigma_clip_label,
+)
+from .published import LABEL_COLUMNS, load_published_latents, published_labels, read_published_labels
+from .disentanglement import DisentanglementScores, FactorScores, disentanglement_scores
+from .probes import ProbeResult, object_folds, probe_labels
+from .traversal import MonotonicWindow, doppler_shift_kms, monotonic_window, traverse

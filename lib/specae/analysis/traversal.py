@@ -1,0 +1,117 @@
+"""Latent traversals: decode while sweeping one node, measure the Doppler shift the node encodes, and find
+where a node tracks a label monotonically (the paper's RV node is monotonic only for ≈ −26…+40 km/s)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.interpolate import CubicSpline
+from scipy.signal import correlate
+
+SPEED_OF_LIGHT_KMS = 299_792.458
+
+
+@torch.no_grad()
+def traverse(decoder, code: torch.Tensor, node: int, values) -> torch.Tensor:
+    """Decode ``code`` with node ``node`` replaced by each of ``values``.
+
+    decoder: callable (m, n_latent) → (m, 1, n_pix), e.g. ``model.decode``; code: (n_latent,).
+    Returns (m, n_pix) on the decoder's device.
+    """
+    values = torch.as_tensor(np.asarray(values, dtype=np.float32), device=code.device)
+    if code.ndim != 1 or not 0 <= node < code.shape[0]:
+        raise ValueError(f"code must be 1-D with node in [0, {code.shape[-1]}), got shape {tuple(code.shape)} and node {node}")
+    codes = code.repeat(values.shape[0], 1)
+    codes[:, node] = values
+    return decoder(codes).reshape(values.shape[0], -1)
+
+
+def doppler_shift_kms(wavelength: np.ndarray, reference: np.ndarray, spectra: np.ndarray, valid: np.ndarray,
+                      max_kms: float = 300.0, oversample: int = 8) -> np.ndarray:
+    """Velocity (km/s) that best shifts ``reference`` onto each of ``spectra``, by cross-correlation.
+
+    wavelength: (n,) Å of a linear grid; reference: (n,); spectra: (m, n); valid: (n,) bool pixels to use.
+    Both are resampled with cubic splines onto a uniform ln λ grid (``oversample`` × finer than the finest
+    pixel in ln λ), where a
+    Doppler shift is a translation; the peak of the cross-correlation is refined with a parabola.
+    """
+    spectra = np.atleast_2d(spectra)
+    lam = wavelength[valid]
+    step = np.min(np.diff(np.log(lam))) / oversample
+    log_grid = np.arange(np.log(lam[0]), np.log(lam[-1]), step)
+    grid_lam = np.exp(log_grid)
+
+    def prepared(flux):
+        values = CubicSpline(lam, flux[valid])(grid_lam)  # linear interpolation would lock onto pixels
+        return values - values.mean()
+
+    ref = prepared(reference)
+    max_lag = int(np.ceil(max_kms / SPEED_OF_LIGHT_KMS / step))
+    velocities = []
+    for flux in spectra:
+        cc = correlate(prepared(flux), ref, mode="full", method="fft")  # index ref.size − 1 ↔ lag 0
+        zero = ref.size - 1
+        window = cc[zero - max_lag : zero + max_lag + 1]
+        best = int(np.clip(np.argmax(window), 1, window.size - 2))
+        denominator = window[best - 1] - 2 * window[best] + window[best + 1]
+        offset = 0.5 * (window[best - 1] - window[best + 1]) / denominator if denominator != 0 else 0.0
+        velocities.append((best - max_lag + offset) * step * SPEED_OF_LIGHT_KMS)
+    return np.array(velocities)
+
+
+@dataclass(frozen=True)
+class MonotonicWindow:
+    """Where a node's binned median moves monotonically with a label.
+
+    low, high: label range of the window; slope: node units per label unit (linear fit inside it);
+    direction: +1 rising or −1 falling; centres, medians: the binned curve it was read from.
+    """
+
+    low: float
+    high: float
+    slope: float
+    direction: int
+    centres: np.ndarray
+    medians: np.ndarray
+
+
+def monotonic_window(label: np.ndarray, node: np.ndarray, bin_width: float, min_count: int = 5,
+                     around: float = 0.0) -> MonotonicWindow:
+    """The widest run of label bins containing ``around`` over which the node's median is strictly monotonic.
+
+    label, node: (n,) paired values (NaN dropped); bin_width: label units per bin; bins with fewer
+    than ``min_count`` points are skipped. The paper's RV node: around = 0 km/s, bins of a few km/s.
+    """
+    finite = np.isfinite(label) & np.isfinite(node)
+    label, node = np.asarray(label)[finite], np.asarray(node)[finite]
+    if label.size < 3 * min_count:
+        raise ValueError(f"need at least {3 * min_count} finite (label, node) pairs, got {label.size}")
+    edges = np.arange(np.floor(label.min() / bin_width) * bin_width, label.max() + bin_width, bin_width)
+    which = np.digitize(label, edges) - 1
+    centres, medians = [], []
+    for b in range(edges.size - 1):
+        members = node[which == b]
+        if members.size >= min_count:
+            centres.append((edges[b] + edges[b + 1]) / 2)
+            medians.append(np.median(members))
+    centres, medians = np.array(centres), np.array(medians)
+    if centres.size < 3:
+        raise ValueError("fewer than 3 populated bins; widen bin_width or lower min_count")
+    start = int(np.argmin(np.abs(centres - around)))
+    best = None
+    for direction in (+1, -1):
+        steps = np.sign(np.diff(medians)) == direction
+        low = start
+        while low > 0 and steps[low - 1]:
+            low -= 1
+        high = start
+        while high < steps.size and steps[high]:
+            high += 1
+        if best is None or high - low > best[1] - best[0]:
+            best = (low, high, direction)
+    low, high, direction = best
+    inside = (label >= centres[low] - bin_width / 2) & (label <= centres[high] + bin_width / 2)
+    slope = float(np.polyfit(label[inside], node[inside], 1)[0]) if high > low else 0.0
+    return MonotonicWindow(float(centres[low]), float(centres[high]), slope, direction, centres, medians)
