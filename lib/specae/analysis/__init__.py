@@ -17,3 +17,5 @@ from .published import LABEL_COLUMNS, load_published_latents, published_labels, 
 from .disentanglement import DisentanglementScores, FactorScores, disentanglement_scores
 from .probes import ProbeResult, object_folds, probe_labels
 from .traversal import MonotonicWindow, doppler_shift_kms, monotonic_window, traverse
+from .latents import encode_means
+from .paper_comparison import LabelNode, PaperComparison, compare_with_paper, label_node

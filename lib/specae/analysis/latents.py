@@ -1,0 +1,26 @@
+"""Latent means of a data set under a trained model: the codes every analysis starts from."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..autoencoder import SpectrumAutoencoder
+from ..data import SpectraSet
+
+
+@torch.no_grad()
+def encode_means(model: SpectrumAutoencoder, data: SpectraSet, indices=None, batch_size: int = 256,
+                 device: torch.device | str | None = None) -> np.ndarray:
+    """(n, latent_dim) float64 latent means μ of spectra ``indices`` (default: every non-degenerate one).
+
+    The model is put in eval mode; spectra are encoded in batches on ``device`` (default: the model's).
+    """
+    if indices is None:
+        indices = np.flatnonzero(~np.asarray(data.degenerate))
+    indices = np.asarray(indices, dtype=np.int64)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval()
+    parts = [model.encode(data.flux[indices[start : start + batch_size]].to(device)[:, None, :])[0].double().cpu()
+             for start in range(0, indices.size, batch_size)]
+    return torch.cat(parts).numpy() if parts else np.zeros((0, model.config.latent_dim))
