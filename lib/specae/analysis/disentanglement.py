@@ -18,6 +18,8 @@ from sklearn.linear_model import Lasso
 from sklearn.metrics import mutual_info_score
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 
+from ._inputs import latent_matrix
+
 BIN_STRATEGIES = ("equal_width", "equal_frequency")
 
 
@@ -60,17 +62,6 @@ class DisentanglementScores:
 
 
 # --------------------------------------------------------------------------------------------- inputs
-
-
-def _as_codes(codes) -> np.ndarray:
-    if hasattr(codes, "detach"):  # torch.Tensor, without importing torch
-        codes = codes.detach().cpu().numpy()
-    array = np.asarray(codes, dtype=np.float64)
-    if array.ndim != 2:
-        raise ValueError(f"codes must be a 2-D array (n_spectra, n_latents), got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError("codes contain NaN or infinite values; drop those spectra before scoring")
-    return array
 
 
 def _as_float(values) -> np.ndarray:
@@ -167,7 +158,7 @@ def mig(codes, factors: Mapping[str, object], n_bins: int = 20, strategy: str = 
     ``disentanglement_lib``, or equal_frequency); I from ``sklearn.metrics.mutual_info_score`` on the bins,
     H(v_k) the entropy of the binned factor. Constant codes score 0.
     """
-    array = _as_codes(codes)
+    array = latent_matrix(codes, "codes")
     _, values = _as_factors(factors, len(array))
     kept = array[:, non_constant_latents(array)]
     mi = mutual_information_matrix(kept, values, n_bins, strategy)
@@ -205,7 +196,7 @@ def sap_gaps(score_matrix: np.ndarray) -> np.ndarray:
 def sap(codes, factors: Mapping[str, object]) -> float:
     """SAP score of codes (N, D) against continuous factors: mean over factors of :func:`sap_gaps` of
     :func:`sap_matrix` (Kumar et al. 2018). Constant codes score 0."""
-    array = _as_codes(codes)
+    array = latent_matrix(codes, "codes")
     _, values = _as_factors(factors, len(array))
     kept = array[:, non_constant_latents(array)]
     if kept.shape[1] == 0:
@@ -340,7 +331,7 @@ def disentanglement_scores(codes, factors: Mapping[str, object], groups=None, se
     disentanglement/completeness are 0 and informativeness is that of predicting the training mean (R² ≈ 0).
     Constant or non-finite factors raise ValueError. Deterministic for a given ``seed``.
     """
-    array = _as_codes(codes)
+    array = latent_matrix(codes, "codes")
     names, values = _as_factors(factors, len(array))
     kept_indices = non_constant_latents(array)
     dropped = np.setdiff1d(np.arange(array.shape[1]), kept_indices)

@@ -26,6 +26,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from ._inputs import latent_matrix
+
 MODELS = ("linear", "nonlinear")
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 
@@ -108,13 +110,7 @@ def probe_labels(codes, labels: Mapping[str, object], groups, models: Sequence[s
 
 def _probe_labels(codes, labels: Mapping[str, object], groups, models: Sequence[str], n_splits: int,
                   seed: int) -> list[ProbeResult]:
-    if hasattr(codes, "detach"):  # torch.Tensor, without importing torch
-        codes = codes.detach().cpu().numpy()
-    z = np.asarray(codes, dtype=np.float64)
-    if z.ndim != 2:
-        raise ValueError(f"codes must be a 2-D array (n_spectra, n_latents), got shape {z.shape}")
-    if not np.all(np.isfinite(z)):
-        raise ValueError("codes contain NaN or infinite values; drop those spectra before probing")
+    z = latent_matrix(codes, "codes")
     groups = np.asarray(groups)
     if groups.shape != (len(z),):
         raise ValueError(f"groups has shape {groups.shape}, expected ({len(z)},) object ids to match the codes")
