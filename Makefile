@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 PRESET ?= quick
 DEVICE ?= auto
 
-.PHONY: setup data book test chapters clean
+.PHONY: setup data book test chapters clean chromium
 
 setup: $(STAMP)
 
@@ -22,8 +22,13 @@ data: setup
 book: setup data
 	$(PY) scripts/build_book.py --preset $(PRESET) --device $(DEVICE)
 
-# Unit tests, then a strict nbval re-run of the committed, executed chapters.
-test: setup data
+# Debian's headless Chromium for tests/test_site.py (a no-op when `chromium` is on PATH; needs root).
+chromium:
+	sh scripts/install_chromium.sh
+
+# Unit tests (including a headless-browser check of the built site), then a strict nbval re-run of
+# the committed, executed chapters.
+test: setup data chromium
 	$(PY) -m pytest tests
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
 
