@@ -8,14 +8,21 @@ Header values that the analysis uses are carried in :attr:`HarpsSpectrum.meta`.
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
+import warnings
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 from astropy.io import fits
 
 from .grid import place_on_grid
 
+FITS_MAGIC = b"SIMPLE  ="  # every FITS file starts with this card
+GZIP_MAGIC = b"\x1f\x8b"
+FITS_BLOCK_BYTES = 2880  # FITS headers and data fill whole blocks
 SIMULATION_KEY_PREFIX = "HIERARCH SIM "  # private keys for synthetic truth, never standard keywords
 _META_KEYWORDS = {  # meta name → header keywords tried in order
     "object": ("OBJECT",),
@@ -53,35 +60,70 @@ class HarpsSpectrum:
         return place_on_grid(self.wavelength, self.flux)
 
 
+class ProductError(ValueError):
+    """A file that is not a usable HARPS 1-D spectrum; ``problem`` is one line: what is wrong and the fix."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem = path, problem
+
+    def __reduce__(self):  # picklable, e.g. across worker processes
+        return type(self), (self.path, self.problem)
+
+
 def read_spectrum(path: str | os.PathLike) -> HarpsSpectrum:
-    """Read a HARPS ADP 1-D product or a DRS s1d, whichever ``path`` holds."""
-    with fits.open(path, memmap=False) as hdus:
+    """Read a HARPS ADP 1-D product or a DRS s1d, whichever ``path`` holds.
+
+    Raises :class:`ProductError` for a file that is not FITS, is cut short, comes from another
+    instrument, has another layout, or whose wavelengths do not increase strictly.
+    """
+    with _open_fits(path) as hdus:
         header = hdus[0].header
         instrument = str(header.get("INSTRUME", "HARPS")).strip()
         if not instrument.upper().startswith("HARPS"):
-            raise ValueError(f"{path} comes from {instrument}; only HARPS 1-D spectra (ADP or DRS s1d) are read")
+            raise ProductError(path, f"the file comes from {instrument}; "
+                                     "only HARPS 1-D spectra (ADP or DRS s1d) are read")
         if "SPECTRUM" in hdus:
-            return _from_adp(hdus, path)
-        if hdus[0].data is not None and hdus[0].data.ndim == 1 and "CRVAL1" in header:
-            return _from_s1d(hdus[0], path)
-        found = ", ".join(f"{hdu.name or i}:{type(hdu).__name__}" for i, hdu in enumerate(hdus))
-        raise ValueError(
-            f"{path} is neither a HARPS ADP 1-D product (no SPECTRUM table) nor a DRS s1d (no 1-D primary "
-            f"image with CRVAL1); it holds {found}. e2ds files need deblazing and order merging first"
-        )
+            spectrum = _from_adp(hdus, path)
+        elif hdus[0].data is not None and hdus[0].data.ndim == 1 and "CRVAL1" in header and "CDELT1" in header:
+            spectrum = _from_s1d(hdus[0], path)
+        else:
+            raise ProductError(
+                path, "neither a HARPS ADP 1-D product (no SPECTRUM table) nor a DRS s1d (no 1-D image with "
+                f"CRVAL1, CDELT1): it holds {_describe(hdus)}; e2ds files need deblazing and order merging"
+            )
+    _check_wavelengths(spectrum.wavelength, path)
+    return spectrum
 
 
-def write_adp(path: str | os.PathLike, spectrum: HarpsSpectrum, truth: dict | None = None,
+def write_adp(path: str | os.PathLike | BinaryIO, spectrum: HarpsSpectrum, truth: dict | None = None,
               overwrite: bool = False) -> None:
     """Write ``spectrum`` in the ADP layout (primary header + one-row SPECTRUM table).
 
-    truth: ground-truth labels of a synthetic spectrum, stored under private ``HIERARCH SIM`` keys.
+    path: a file name or a writable binary file object. truth: ground-truth labels of a synthetic
+    spectrum, stored under private ``HIERARCH SIM`` keys.
+    """
+    content = _adp_bytes(spectrum, truth)
+    if hasattr(path, "write"):
+        path.write(content)
+        return
+    try:
+        with open(path, "wb" if overwrite else "xb") as handle:
+            handle.write(content)
+    except FileExistsError:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it") from None
+
+
+def _adp_bytes(spectrum: HarpsSpectrum, truth: dict | None) -> bytes:
+    """The ADP file's bytes: the primary header, the SPECTRUM table header, its one row, the padding.
+
+    The row is the three vectors back to back, big-endian. Building the bytes ourselves gives the file
+    astropy writes, ~50× faster: astropy 8 byte-swaps vector columns element by element (~1 s a file).
     """
     n = spectrum.wavelength.size
     if spectrum.flux.shape != (n,) or spectrum.error.shape != (n,):
         raise ValueError(f"wavelength, flux and error must all have shape ({n},)")
-    primary = fits.PrimaryHDU()
-    header = primary.header
+    header = fits.PrimaryHDU().header
     header["PRODCATG"] = "SCIENCE.SPECTRUM"
     header["SPECSYS"] = "BARYCENT"
     for name, value in spectrum.meta.items():
@@ -93,12 +135,15 @@ def write_adp(path: str | os.PathLike, spectrum: HarpsSpectrum, truth: dict | No
     for name, value in (truth or {}).items():
         header[f"{SIMULATION_KEY_PREFIX}{name.upper()}"] = value
     columns = [
-        fits.Column(name="WAVE", format=f"{n}D", unit="Angstrom", array=spectrum.wavelength[None, :].astype(">f8")),
-        fits.Column(name="FLUX", format=f"{n}E", unit="adu", array=spectrum.flux[None, :].astype(">f4")),
-        fits.Column(name="ERR", format=f"{n}E", unit="adu", array=spectrum.error[None, :].astype(">f4")),
+        fits.Column(name="WAVE", format=f"{n}D", unit="Angstrom"),
+        fits.Column(name="FLUX", format=f"{n}E", unit="adu"),
+        fits.Column(name="ERR", format=f"{n}E", unit="adu"),
     ]
-    table = fits.BinTableHDU.from_columns(columns, name="SPECTRUM")
-    fits.HDUList([primary, table]).writeto(path, overwrite=overwrite)
+    table_header = fits.BinTableHDU.from_columns(columns, nrows=1, name="SPECTRUM").header
+    row = (spectrum.wavelength.astype(">f8").tobytes() + spectrum.flux.astype(">f4").tobytes()
+           + spectrum.error.astype(">f4").tobytes())
+    return (header.tostring().encode("ascii") + table_header.tostring().encode("ascii") + row
+            + bytes(-len(row) % FITS_BLOCK_BYTES))
 
 
 def read_truth(path: str | os.PathLike) -> dict:
@@ -108,16 +153,87 @@ def read_truth(path: str | os.PathLike) -> dict:
     return {key.removeprefix(prefix).lower(): header[key] for key in header if key.startswith(prefix)}
 
 
+def _open_fits(path) -> fits.HDUList:
+    """Open ``path`` with all HDU headers read; ProductError if it is not FITS or was cut short."""
+    try:
+        hdus = fits.open(path, memmap=False)
+    except OSError as error:
+        if error.errno is not None:  # missing file, no permission: an I/O problem, not the file's content
+            raise
+        raise ProductError(path, _not_fits_problem(path, error)) from None
+    try:
+        with warnings.catch_warnings():  # a cut-off file is reported by _check_complete instead
+            warnings.filterwarnings("ignore", message="File may have been truncated")
+            warnings.filterwarnings("ignore", message="Error validating header for HDU")
+            hdus.readall()
+        _check_complete(hdus, path)
+    except BaseException:
+        hdus.close()
+        raise
+    return hdus
+
+
+def _not_fits_problem(path, error: OSError) -> str:
+    """The reject reason for a file astropy cannot open: empty, not FITS at all, or a FITS file cut short."""
+    with open(path, "rb") as handle:
+        start = handle.read(len(FITS_MAGIC))
+    detail = " ".join(str(error).split())
+    if not start:
+        return "empty file; download it again"
+    if start == FITS_MAGIC:
+        return f"truncated or corrupt FITS file ({detail}); download it again"
+    if start.startswith(GZIP_MAGIC):
+        return f"truncated or corrupt gzip file ({detail}); download it again"
+    return "not a FITS file (no SIMPLE card at its start); remove it from the folder or rename it"
+
+
+def _check_complete(hdus: fits.HDUList, path) -> None:
+    """ProductError when the file on disk ends before its last HDU's data, or has a cut-off HDU after it."""
+    compression = hdus.fileinfo(0)["file"].compression
+    if compression == "gzip":
+        size = _gzip_content_size(path)
+    elif compression:  # bzip2, zip, …: the size on disk says nothing about the content
+        return
+    else:
+        size = os.path.getsize(path)
+    last = hdus.fileinfo(len(hdus) - 1)
+    data_end = last["datLoc"] + hdus[-1].size
+    if size < data_end:
+        raise ProductError(path, f"truncated FITS file: {size:,} of the {data_end:,} bytes its headers announce; "
+                                 "download it again")
+    extra = size - (last["datLoc"] + last["datSpan"])
+    if extra > 0:
+        raise ProductError(path, f"truncated or corrupt FITS file: {extra:,} bytes after the last complete HDU; "
+                                 "download it again")
+
+
+def _gzip_content_size(path) -> int:
+    """Bytes of a gzip file's content; ProductError when the compressed stream itself is cut short."""
+    try:
+        with gzip.open(path, "rb") as stream:
+            return stream.seek(0, io.SEEK_END)
+    except EOFError:
+        raise ProductError(path, "truncated gzip file (the compressed stream ends early); download it again") from None
+
+
 def _from_adp(hdus: fits.HDUList, path) -> HarpsSpectrum:
-    table = hdus["SPECTRUM"].data
+    hdu = hdus["SPECTRUM"]
+    if not isinstance(hdu, fits.BinTableHDU):
+        raise ProductError(path, f"the SPECTRUM HDU is a {type(hdu).__name__}, "
+                                 "not the binary table of an ADP 1-D product")
+    table = hdu.data
     names = {name.strip().upper(): name for name in table.columns.names}
     missing = [name for name in ("WAVE", "FLUX") if name not in names]
-    if missing or len(table) != 1:
-        raise ValueError(f"{path}: the SPECTRUM table must have one row with WAVE and FLUX columns "
-                         f"(missing {missing}, {len(table)} rows)")
+    if missing:
+        raise ProductError(path, f"the SPECTRUM table has no {' or '.join(missing)} column (it has "
+                                 f"{', '.join(table.columns.names) or 'none'}); an ADP 1-D product needs WAVE and FLUX")
+    if len(table) != 1:
+        raise ProductError(path, f"the SPECTRUM table has {len(table)} rows; an ADP 1-D product has one")
     wavelength = _native(table[names["WAVE"]][0], np.float64)
     flux = _native(table[names["FLUX"]][0], np.float32)
     error = _native(table[names["ERR"]][0], np.float32) if "ERR" in names else np.full_like(flux, np.nan)
+    if wavelength.ndim != 1 or flux.shape != wavelength.shape:
+        raise ProductError(path, f"WAVE {wavelength.shape} and FLUX {flux.shape} must be vectors of equal length")
     return HarpsSpectrum(wavelength, flux, error, _meta(hdus[0].header), product="ADP")
 
 
@@ -127,6 +243,34 @@ def _from_s1d(hdu: fits.PrimaryHDU, path) -> HarpsSpectrum:
     pixel = np.arange(flux.size, dtype=np.float64) + 1 - header.get("CRPIX1", 1.0)
     wavelength = header["CRVAL1"] + header["CDELT1"] * pixel
     return HarpsSpectrum(wavelength, flux, np.full_like(flux, np.nan), _meta(header), product="s1d")
+
+
+def _check_wavelengths(wavelength: np.ndarray, path) -> None:
+    """ProductError unless the wavelengths are finite and strictly increasing."""
+    bad = np.count_nonzero(~np.isfinite(wavelength))
+    if bad:
+        raise ProductError(path, f"{bad} wavelengths are NaN or infinite; the wavelength solution is broken, "
+                                 "download or reduce the product again")
+    steps = np.diff(wavelength)
+    if np.any(steps <= 0):
+        i = int(np.argmax(steps <= 0))
+        raise ProductError(path, f"wavelengths are not strictly increasing (pixel {i}: {wavelength[i]:.2f} Å, "
+                                 f"pixel {i + 1}: {wavelength[i + 1]:.2f} Å); sort the spectrum by wavelength")
+
+
+def _describe(hdus: fits.HDUList) -> str:
+    """'PRIMARY image 72×4096, SPECTRUM table' and the like."""
+    parts = []
+    for i, hdu in enumerate(hdus):
+        name = hdu.name or str(i)
+        if isinstance(hdu, (fits.BinTableHDU, fits.TableHDU)):
+            parts.append(f"{name} table")
+        elif hdu.header.get("NAXIS", 0):
+            shape = "×".join(str(hdu.header[f"NAXIS{axis}"]) for axis in range(hdu.header["NAXIS"], 0, -1))
+            parts.append(f"{name} image {shape}")
+        else:
+            parts.append(f"{name} (no data)")
+    return ", ".join(parts)
 
 
 def _meta(header: fits.Header) -> dict:

@@ -24,6 +24,7 @@ N_PADDED_PIXELS = 327_680  # 20 × 2**14
 PADDED_START_ANGSTROM = 3709.11  # wavelength of padded index 0
 CCD_GAP_INDICES = (159_453, 162_893)  # inclusive, in the padded full-resolution grid
 _WAVELENGTH_TOLERANCE_ANGSTROM = 1e-5
+_WINDOW = f"{WAVELENGTH_MIN_ANGSTROM:.0f}–{WAVELENGTH_MAX_ANGSTROM:.0f} Å"
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def place_on_grid(wavelength: np.ndarray, flux: np.ndarray) -> np.ndarray:
     wavelength: (n,) Å, a 0.01 Å grid covering 3785–6910 Å (any start, e.g. ADP products start near 3781 Å).
     flux: (n,). Returns (327,680,) float32 with zeros outside 3785–6910 Å. Pixels are matched by
     wavelength value, never by index, since real products start at different wavelengths.
+    NaN flux pixels are kept (normalisation masks them), but a window without any finite flux is refused.
     """
     wavelength = np.asarray(wavelength, dtype=np.float64)
     flux = np.asarray(flux)
@@ -121,11 +123,16 @@ def place_on_grid(wavelength: np.ndarray, flux: np.ndarray) -> np.ndarray:
             "resample the spectrum onto the grid before placing it"
         )
     taken = index[window]
-    if taken.size != N_REAL_PIXELS or np.unique(taken).size != N_REAL_PIXELS:
+    covered = np.count_nonzero(np.bincount(taken - PAD_LEFT_PIXELS, minlength=N_REAL_PIXELS))  # O(n), unlike unique
+    if taken.size != N_REAL_PIXELS or covered != N_REAL_PIXELS:
+        span = f"{wavelength.min():.2f}–{wavelength.max():.2f} Å" if wavelength.size else "no wavelengths"
         raise ValueError(
-            f"the spectrum covers {np.unique(taken).size} of the {N_REAL_PIXELS} grid pixels in "
-            f"{WAVELENGTH_MIN_ANGSTROM:.0f}–{WAVELENGTH_MAX_ANGSTROM:.0f} Å; it must cover the whole window once"
+            f"the spectrum spans {span} and covers {covered} of the {N_REAL_PIXELS} grid pixels "
+            f"of the {_WINDOW} window; it must cover that whole window once"
         )
+    if not np.isfinite(flux[window]).any():
+        raise ValueError(f"the flux has no finite value in {_WINDOW} (all NaN or infinite); "
+                         "the product holds no usable spectrum, leave it out")
     placed = np.zeros(N_PADDED_PIXELS, dtype=np.float32)
     placed[taken] = flux[window]
     return placed

@@ -8,9 +8,11 @@ Layout of a store folder::
     rejects-00000.ecsv    one row per refused input file of a commit: source file and the reason
 
 ``ingest`` reads a folder of FITS files with all cores. Every input ends either in the store or in
-the rejects tables, never both and never twice. Each commit writes new files only, then rewrites the
+the rejects tables, never both and never twice; a product id (ARCFILE) is stored once, later copies
+are rejected naming the file that holds it. Each commit writes new files only, then rewrites the
 manifest atomically; files that no manifest lists (an interrupted commit) are ignored and overwritten,
 so an interrupted ingest resumes where it stopped and the cost of a commit does not grow with the store.
+Temporary files a killed ingest left behind are removed when the next one starts (one ingest per store).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch
 from astropy.table import Table, vstack
 
 from .atomic import atomic_write
-from .fits import read_spectrum
+from .fits import ProductError, read_spectrum
 from .grid import Grid
 
 STORE_FORMAT = 1
@@ -110,9 +112,11 @@ def ingest(
         raise NotADirectoryError(f"{source} is not a folder of FITS files")
     files = sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file() and _is_fits(p))
     manifest = _open_manifest(store, grid_factor)
+    _remove_interrupted_writes(store)
     labels = _read_tables(store, [shard["labels"] for shard in manifest["shards"]])
     done = set(labels["source"]) | set(_read_tables(store, manifest["rejects"])["source"])
     todo = [name for name in files if name not in done]
+    holders = _product_holders(labels)
     pending, stored, rejected = [], [], []
     n_stored = n_rejected = 0
     # "spawn", not fork: a forked child of a process that has run torch's thread pool can deadlock.
@@ -120,10 +124,14 @@ def ingest(
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=context) as pool:
         results = pool.map(_load, [str(source / name) for name in todo], [grid_factor] * len(todo), chunksize=4)
         for name, (flux, meta, reason) in progress(zip(todo, results)):
+            if reason is None:
+                reason = _duplicate_reason(meta["arcfile"], holders)
             if reason is not None:
                 rejected.append(dict(source=name, reason=reason))
                 n_rejected += 1
             else:
+                if meta["arcfile"]:
+                    holders[meta["arcfile"]] = name
                 pending.append(flux)
                 stored.append(dict(source=name, **meta))
                 n_stored += 1
@@ -146,7 +154,36 @@ def _load(path: str, grid_factor: int):
         meta.update({key: float(values[key]) if values.get(key) is not None else np.nan for key in _NUMBER_COLUMNS})
         return flux, meta, None
     except Exception as error:  # every input must end stored or rejected with its reason
-        return None, None, f"{type(error).__name__}: {error}"
+        return None, None, _reason(error)
+
+
+def _reason(error: Exception) -> str:
+    """One line for the rejects table, without the path (its source column names the file).
+
+    ValueErrors describe bad input; other exceptions are unexpected, so their type is kept.
+    """
+    message = error.problem if isinstance(error, ProductError) else str(error)
+    if not isinstance(error, ValueError):
+        message = f"{type(error).__name__}: {message}"
+    return " ".join(message.split())
+
+
+def _product_holders(labels: Table) -> dict[str, str]:
+    """Product id (ARCFILE) → source file, for the stored spectra that have one."""
+    if "arcfile" not in labels.colnames:
+        return {}
+    holders = {}
+    for source, arcfile in zip(labels["source"], labels["arcfile"]):
+        if arcfile is not np.ma.masked and str(arcfile):
+            holders.setdefault(str(arcfile), str(source))
+    return holders
+
+
+def _duplicate_reason(arcfile: str, holders: dict[str, str]) -> str | None:
+    """The reject reason when the product id is already stored; None when it is new or empty (synthetic, s1d)."""
+    if not arcfile or arcfile not in holders:
+        return None
+    return f"duplicate product id {arcfile}: already stored from {holders[arcfile]}; remove this copy"
 
 
 def _commit(store: Path, manifest: dict, fluxes: list, stored: list, rejected: list) -> None:
@@ -179,6 +216,12 @@ def _open_manifest(store: Path, grid_factor: int) -> dict:
     if manifest["grid_factor"] != grid_factor:
         raise ValueError(f"{store} holds spectra on grid factor {manifest['grid_factor']}, not {grid_factor}")
     return manifest
+
+
+def _remove_interrupted_writes(store: Path) -> None:
+    """Delete the temporary files of writes that a killed ingest never finished (see ``atomic_write``)."""
+    for leftover in store.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
 
 
 def _read_tables(store: Path, names: list[str]) -> Table:
