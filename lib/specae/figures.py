@@ -28,3 +28,41 @@ def plot_loss_history(history: list[dict]) -> Figure:
     ax_beta.set_ylabel("β", color="0.4")
     ax_kl.legend(frameon=False, fontsize="small", loc="upper right")
     return fig
+
+
+def plot_error_vs_bottleneck(autoencoder: list[dict], pca: list[dict]) -> Figure:
+    """Masked L1 against latent size for the autoencoder and PCA: all pixels, line cores, continuum.
+
+    autoencoder, pca: rows of :func:`specae.bottleneck.error_table` (size, all, line_cores, continuum).
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    styles = {"all": "-", "line_cores": "--", "continuum": ":"}
+    names = {"all": "all pixels", "line_cores": "line cores", "continuum": "continuum"}
+    for rows, colour, label in ((autoencoder, "tab:blue", "autoencoder"), (pca, "0.45", "PCA")):
+        sizes = [row["size"] for row in rows]
+        for key, style in styles.items():
+            ax.plot(sizes, [row[key] for row in rows], style, marker="o", ms=4, color=colour,
+                    label=f"{label}, {names[key]}")
+    ax.set(xscale="log", yscale="log", xlabel="latent dimensions", ylabel="masked L1 per pixel (validation)")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.legend(frameon=False, fontsize="small", ncol=2)
+    return fig
+
+
+def plot_reconstructions(wavelength, original, reconstructions: dict, zooms: dict) -> Figure:
+    """One spectrum and its reconstruction at each latent size, in a few wavelength windows.
+
+    wavelength: (n,) Å; original: (n,) normalised flux (NaN where masked); reconstructions: size → (n,);
+    zooms: title → (start, stop) Å.
+    """
+    fig, axes = plt.subplots(1, len(zooms), figsize=(10, 3.6), layout="constrained", squeeze=False)
+    colours = plt.cm.viridis([i / max(1, len(reconstructions) - 1) for i in range(len(reconstructions))])
+    for ax, (title, (start, stop)) in zip(axes[0], zooms.items()):
+        part = (wavelength >= start) & (wavelength <= stop)
+        ax.plot(wavelength[part], original[part], color="k", lw=1.6, label="input")
+        for colour, (size, flux) in zip(colours, sorted(reconstructions.items())):
+            ax.plot(wavelength[part], flux[part], color=colour, lw=0.9, label=f"{size} latents")
+        ax.set(title=title, xlabel="Å", xlim=(start, stop))
+    axes[0][0].set_ylabel("flux / median")
+    axes[0][-1].legend(frameon=False, fontsize="small")
+    return fig
