@@ -72,3 +72,11 @@ def test_bad_arguments_name_the_problem():
         median_normalise(flux, mask[:10])
     with pytest.raises(ValueError, match="batch size 0"):
         median_normalise(flux[:0], mask)
+
+
+def test_normalised_with_nan_marks_masked_pixels():
+    from specae.normalization import normalised_with_nan
+    flux = torch.tensor([100.0, 200.0, 300.0, 0.0])
+    mask = torch.tensor([True, True, True, False])
+    out = normalised_with_nan(flux, mask)
+    assert out[:3].tolist() == [0.5, 1.0, 1.5] and torch.isnan(out[3])

@@ -63,3 +63,11 @@ def test_bad_input_names_the_problem():
         object_disjoint_split([1, 1, 1], 0.2, seed=0)
     with pytest.raises(ValueError, match=r"validation_fraction must be in \(0, 1\)"):
         object_disjoint_split([1, 2, 3], 1.5, seed=0)
+
+
+def test_draws_per_object_counts_one_epoch():
+    ids = np.array([0, 0, 0, 1, 2, 2])
+    sampler = BalancedSampler(ids, num_samples=600, seed=1)
+    counts = sampler.draws_per_object(0, ids)
+    assert counts.sum() == 600 and counts.shape == (3,)
+    assert np.array_equal(counts, np.bincount(ids[sampler.indices(0).numpy()], minlength=3))

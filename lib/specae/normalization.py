@@ -80,3 +80,9 @@ def median_normalise(
     normalised = torch.where(keep & valid, clean / safe_scale.unsqueeze(1), torch.zeros_like(clean))
     scale = torch.where(degenerate, torch.full_like(scale, float("nan")), scale)
     return NormalisedSpectra(flux=normalised, mask=valid & keep, scale=scale, degenerate=degenerate)
+
+
+def normalised_with_nan(flux, mask: torch.Tensor) -> torch.Tensor:
+    """One spectrum median-normalised, NaN on masked pixels (for plotting). flux: (n_pix,) → (n_pix,) float32."""
+    result = median_normalise(torch.as_tensor(flux), mask)
+    return torch.where(result.mask, result.flux, torch.nan).reshape(-1)

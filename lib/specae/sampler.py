@@ -54,6 +54,11 @@ class BalancedSampler(Sampler[int]):
         generator = torch_generator(self.seed, epoch)
         return torch.multinomial(self.weights, self.num_samples, replacement=True, generator=generator)
 
+    def draws_per_object(self, epoch: int, object_ids: Sequence) -> np.ndarray:
+        """(n_objects,) how often each object (ids 0 … max) is drawn in ``epoch``."""
+        ids = np.asarray(object_ids)
+        return np.bincount(ids[self.indices(epoch).numpy()], minlength=int(ids.max()) + 1)
+
     def __iter__(self) -> Iterator[int]:
         return iter(self.indices(self.epoch).tolist())
 
