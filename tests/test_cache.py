@@ -54,7 +54,7 @@ def trainings(monkeypatch):
 
 
 def entries(cache_dir: Path) -> list[str]:
-    return sorted(path.name for path in cache_dir.iterdir() if path.is_dir())
+    return sorted(path.name for path in cache_dir.iterdir() if path.is_dir() and path.name != "data")
 
 
 def assert_same_run(a, b, same_timings=True):
@@ -84,11 +84,11 @@ def test_second_call_loads_from_cache_without_training(tmp_path, data, trainings
         raise AssertionError("a cached run was trained again")
 
     monkeypatch.setattr(cache, "train", no_training)
-    second = cached_train(preset, device="cpu", cache_dir=tmp_path)  # data=None: rendered again
+    second = cached_train(preset, device="cpu", cache_dir=tmp_path)  # data=None: rendered into the data cache
     assert_same_run(first, second)
     assert torch.equal(second.data.flux, data.flux) and not second.model.training
     assert second.checkpoint == first.checkpoint and entries(tmp_path) == [key]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [key, f"{key}.lock"]  # no temporary folder left
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["data", key, f"{key}.lock"])  # no temporary folder left
 
 
 def test_a_changed_parameter_gives_a_new_key_and_a_new_run(tmp_path, data, trainings):
@@ -269,7 +269,7 @@ def test_two_processes_asking_for_one_key_train_it_once(tmp_path):
     for worker, (stdout, stderr) in zip(workers, outputs):
         assert worker.returncode == 0, stderr
     assert len((out / "trained").read_text().split()) == 1  # exactly one process trained
-    assert sum("waiting for another process to finish training" in stderr for _, stderr in outputs) == 1
+    assert sum(f"waiting for another process to finish {run_key(tiny(), 'cpu')}" in stderr for _, stderr in outputs) == 1
     runs = [torch.load(path, weights_only=True) for path in sorted(out.glob("*.pt"))]
     assert len(runs) == 2 and runs[0]["history"] == runs[1]["history"]
     for name, tensor in runs[0]["state"].items():
@@ -287,3 +287,21 @@ def test_a_run_published_second_is_discarded(tmp_path, data):
     assert cache._publish(runs[0], inputs, tmp_path / key)
     assert not cache._publish(runs[1], inputs, tmp_path / key)
     assert entries(tmp_path) == [key] and cache_info(preset, "cpu", tmp_path).cached
+
+
+def test_rendered_spectra_are_cached_bit_for_bit_and_a_damaged_file_is_rendered_again(tmp_path, data):
+    config = tiny().data
+    first = specae.cached_synthetic(config, tmp_path)
+    (stored,) = (tmp_path / "data").glob("*.npz")
+    assert stored.name == f"{cache.data_fingerprint(config)[:16]}.npz"
+    again = specae.cached_synthetic(config, tmp_path)
+    for loaded in (first, again):
+        assert torch.equal(loaded.flux, data.flux) and torch.equal(loaded.mask, data.mask)
+        assert (loaded.degenerate == data.degenerate).all() and (loaded.object_ids == data.object_ids).all()
+    assert list(again.labels.columns) == list(data.labels.columns)
+    stored.write_bytes(stored.read_bytes()[:1000])
+    with pytest.warns(RuntimeWarning, match="unusable .* rendering them again"):
+        repaired = specae.cached_synthetic(config, tmp_path)
+    assert torch.equal(repaired.flux, data.flux)
+    other = specae.cached_synthetic(tiny(data_seed=1).data, tmp_path)
+    assert len(list((tmp_path / "data").glob("*.npz"))) == 2 and not torch.equal(other.flux, data.flux)

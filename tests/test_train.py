@@ -79,3 +79,27 @@ def test_bad_input_names_the_problem(tmp_path, smoke_data):
                              degenerate=np.zeros(4, bool), labels=smoke_data.labels[:4])
     with pytest.raises(ValueError, match="8192 pixels but this grid .factor 320. has 1024"):
         train(get_preset("smoke"), tmp_path, device="cpu", progress=False, data=quick_sized)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_two_percent():
+    from specae.autoencoder import learning_rate_at
+
+    rates = [learning_rate_at(step, 3e-3, "cosine", 100, 672) for step in range(672)]
+    assert rates[0] == pytest.approx(3e-5) and rates[99] == pytest.approx(3e-3)
+    assert np.all(np.diff(rates[:100]) > 0) and np.all(np.diff(rates[100:]) < 0)
+    assert learning_rate_at(672, 3e-3, "cosine", 100, 672) == pytest.approx(6e-5, rel=1e-9)
+    assert learning_rate_at(386, 3e-3, "cosine", 100, 672) == pytest.approx(0.51 * 3e-3, rel=1e-9)  # half-way
+    assert learning_rate_at(5, 3e-3, "constant", 100, 672) == 3e-3
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        get_preset("smoke", lr_schedule="linear")
+    with pytest.raises(ValueError, match="grad_clip must be ≥ 0"):
+        get_preset("smoke", grad_clip=-1.0)
+
+
+def test_cosine_schedule_and_clipping_train_reproducibly(tmp_path, smoke_data):
+    preset = get_preset("smoke", epochs=3, lr_schedule="cosine", lr_warmup_steps=3, grad_clip=0.5)
+    first = train(preset, tmp_path / "a", device="cpu", progress=False, data=smoke_data)
+    again = train(preset, tmp_path / "b", device="cpu", progress=False, data=smoke_data)
+    plain = train(get_preset("smoke", epochs=3), tmp_path / "c", device="cpu", progress=False, data=smoke_data)
+    assert first.history == [dict(h, seconds=s["seconds"]) for h, s in zip(again.history, first.history)]
+    assert first.history[-1]["validation_loss"] != plain.history[-1]["validation_loss"]

@@ -28,6 +28,11 @@ loads the first one's result. An entry without ``done.json`` or with an unreadab
 removed with a warning and trained again; the temporary folder of an interrupted run is resumed from
 its last checkpoint (bit for bit the same weights on CPU, see :mod:`specae.train`).
 
+Rendered synthetic surveys are cached too, so that chapters render each one once:
+:func:`cached_synthetic` stores the normalised flux, mask and degenerate flags of a data configuration
+in ``cache_dir/data/<first 16 hex digits of its data fingerprint>.npz`` (written atomically under the
+same kind of lock; the labels, cheap and deterministic, are drawn again and checked against it).
+
 The cache folder is ``cache_dir``, else ``$SPECAE_CACHE``, else ``<repo>/_build/cache`` when the package
 runs from the book's repository (a ``_toc.yml`` two levels above ``lib/specae``), else
 ``~/.cache/specae/runs``.
@@ -54,7 +59,8 @@ import torch
 
 from .atomic import atomic_write
 from .data import SpectraSet, load_synthetic
-from .presets import Preset
+from .presets import DataConfig, Preset
+from .synthetic import SyntheticSurvey
 from .sampler import Split
 from .train import CHECKPOINT_NAME, TrainResult, load_checkpoint, resolve_device, train
 
@@ -117,9 +123,10 @@ def training_code_hash() -> str:
     return hash_files(TRAINING_FILES)
 
 
-def data_fingerprint(preset: Preset) -> str:
-    """SHA-256 of the data configuration of ``preset`` and of the generator's code and data."""
-    config = json.dumps(dataclasses.asdict(preset.data), sort_keys=True)
+def data_fingerprint(source: Preset | DataConfig) -> str:
+    """SHA-256 of a data configuration (``source``'s own, or a preset's) and of the generator's code and data."""
+    data_config = source.data if isinstance(source, Preset) else source
+    config = json.dumps(dataclasses.asdict(data_config), sort_keys=True)
     return hashlib.sha256(f"{config}\n{generator_code_hash()}".encode()).hexdigest()
 
 
@@ -190,7 +197,7 @@ def cached_train(
     root = _root(cache_dir)
     root.mkdir(parents=True, exist_ok=True)
     entry = root / key
-    with _key_lock(root, key, progress):
+    with key_lock(root, key, progress):
         stored = _usable_entry(entry, key, preset, device_name)
         if stored is None:
             result = _train_into(root, key, preset, device_name, data, progress)
@@ -198,11 +205,35 @@ def cached_train(
                 return dataclasses.replace(result, checkpoint=entry / CHECKPOINT_NAME)
             stored = _load_entry(entry, key, preset, device_name)  # another process published first
     model, history, split = stored
-    data = load_synthetic(preset.data) if data is None else data
+    data = cached_synthetic(preset.data, cache_dir) if data is None else data
     if max(split.train.max(initial=-1), split.validation.max(initial=-1)) >= len(data):
         raise ValueError(f"the cached split of {entry} indexes beyond the {len(data)} spectra given")
     return TrainResult(preset=preset, model=model, history=history, checkpoint=entry / CHECKPOINT_NAME,
                        split=split, data=data)
+
+
+def cached_synthetic(config: DataConfig, cache_dir: str | os.PathLike | None = None) -> SpectraSet:
+    """``load_synthetic(config)``, rendered once and then read from ``cache_dir/data/`` (same bits)."""
+    root = _root(cache_dir) / "data"
+    root.mkdir(parents=True, exist_ok=True)
+    key = data_fingerprint(config)[:KEY_HEX_DIGITS]
+    path = root / f"{key}.npz"
+    labels = SyntheticSurvey(config.synthetic, config.grid).labels
+    with key_lock(root, key):
+        if path.is_file():
+            try:
+                with np.load(path) as arrays:
+                    if not np.array_equal(arrays["object_id"], np.asarray(labels["object_id"])):
+                        raise ValueError("its object ids differ from the survey's")
+                    return SpectraSet(flux=torch.from_numpy(arrays["flux"]), mask=torch.from_numpy(arrays["mask"]),
+                                      degenerate=arrays["degenerate"], labels=labels)
+            except Exception as error:  # noqa: BLE001 (an unreadable file is rendered again)
+                warnings.warn(f"cached spectra {path} are unusable ({_describe(error)}); rendering them again",
+                              RuntimeWarning, stacklevel=2)
+        data = load_synthetic(config)
+        atomic_write(path, lambda handle: np.savez(handle, flux=data.flux.numpy(), mask=data.mask.numpy(),
+                                                     degenerate=data.degenerate, object_id=data.object_ids))
+    return data
 
 
 def _digest(inputs: dict) -> str:
@@ -225,7 +256,7 @@ def _check_data(preset: Preset, data: SpectraSet | None) -> None:
 
 
 @contextlib.contextmanager
-def _key_lock(root: Path, key: str, progress: bool):
+def key_lock(root: Path, key: str, progress: bool = False):
     """Hold an exclusive lock on ``root/<key>.lock`` (waits while another process holds it)."""
     if fcntl is None:
         yield
@@ -234,7 +265,7 @@ def _key_lock(root: Path, key: str, progress: bool):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            message = f"waiting for another process to finish training run {key} in {root}"
+            message = f"waiting for another process to finish {key} in {root}"
             _log.info(message)
             if progress:
                 print(message, file=sys.stderr)
@@ -296,6 +327,7 @@ def _train_into(root: Path, key: str, preset: Preset, device: str, data: Spectra
     tmp = root / f"{key}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     if not _adopt_interrupted(root, key, preset, tmp):
         tmp.mkdir()
+    data = cached_synthetic(preset.data, root) if data is None else data
     try:
         return train(preset, tmp, device=device, resume=True, progress=progress, data=data)
     except BaseException:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .atomic import atomic_write
-from .autoencoder import SpectrumAutoencoder, beta_schedule, masked_l1_kl_loss
+from .autoencoder import SpectrumAutoencoder, beta_schedule, learning_rate_at, masked_l1_kl_loss
 from .data import SpectraSet, load_synthetic
 from .presets import Preset
 from .sampler import BalancedSampler, Split, object_disjoint_split
@@ -111,11 +111,16 @@ def train(
             sums = np.zeros(3)
             for batch in np.array_split(order, steps_per_epoch):
                 beta = beta_schedule(step, cfg.beta, cfg.beta_warmup_start, cfg.beta_warmup_end)
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate_at(step, cfg.learning_rate, cfg.lr_schedule, cfg.lr_warmup_steps,
+                                                   cfg.epochs * steps_per_epoch)
                 flux, mask = _batch(data, batch, torch_device)
                 output = model(flux, generator=torch_generator(cfg.seed, _NOISE_STREAM, step, device=torch_device))
                 terms = masked_l1_kl_loss(output, flux, mask, beta)
                 optimizer.zero_grad(set_to_none=True)
                 terms.total.backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 optimizer.step()
                 step += 1
                 sums += [terms.total.item(), terms.reconstruction.item(), terms.kl.item()]
