@@ -10,7 +10,7 @@ from .autoencoder import (  # noqa: E402
     masked_l1_kl_loss,
     paper_architecture,
 )
-from .cache import CacheInfo, cache_info, cached_synthetic, cached_train, run_key  # noqa: E402
+from .cache import CacheInfo, cache_info, cached_synthetic, cached_train, cached_train_many, run_key  # noqa: E402
 from .data import SpectraSet, load_synthetic  # noqa: E402
 from .fetch import FetchReport, fetch_products, read_product_ids  # noqa: E402
 from .fits import HarpsSpectrum, read_spectrum, read_truth, write_adp  # noqa: E402
@@ -26,7 +26,7 @@ __all__ = [
     "AutoencoderConfig", "BalancedSampler", "CacheInfo", "DataConfig", "FetchReport", "Grid",
     "HarpsSpectrum", "IngestReport", "NormalisedSpectra", "PRESETS", "Preset", "SpectraSet",
     "SpectrumAutoencoder", "SpectrumStore", "Split", "SyntheticConfig", "SyntheticSurvey", "TrainConfig",
-    "TrainResult", "beta_schedule", "cache_info", "cached_synthetic", "cached_train", "fetch_products", "get_preset", "ingest",
+    "TrainResult", "beta_schedule", "cache_info", "cached_synthetic", "cached_train", "cached_train_many", "fetch_products", "get_preset", "ingest",
     "layer_table", "load_checkpoint", "load_synthetic", "masked_l1_kl_loss", "median_normalise",
     "object_disjoint_split", "paper_architecture", "place_on_grid", "preset_from_parameters",
     "read_product_ids", "read_spectrum", "read_truth", "resolve_device", "run_key", "train",
