@@ -305,3 +305,14 @@ def test_rendered_spectra_are_cached_bit_for_bit_and_a_damaged_file_is_rendered_
     assert torch.equal(repaired.flux, data.flux)
     other = specae.cached_synthetic(tiny(data_seed=1).data, tmp_path)
     assert len(list((tmp_path / "data").glob("*.npz"))) == 2 and not torch.equal(other.flux, data.flux)
+
+
+def test_missing_runs_are_trained_side_by_side_and_then_loaded(tmp_path):
+    presets = [tiny(latent_dim=2), tiny(latent_dim=3), tiny(latent_dim=2)]  # a repeat is trained once
+    runs = specae.cached_train_many(presets, device="cpu", cache_dir=tmp_path, workers=2)
+    assert [run.preset for run in runs] == presets and entries(tmp_path) == sorted({run_key(p, "cpu") for p in presets})
+    assert all(cache_info(p, "cpu", tmp_path).cached for p in presets)
+    assert_same_run(runs[0], runs[2])
+    again = specae.cached_train_many(presets[:2], device="cpu", cache_dir=tmp_path)  # nothing missing: no pool
+    for first, second in zip(runs, again):
+        assert_same_run(first, second)

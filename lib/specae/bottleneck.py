@@ -63,3 +63,10 @@ def error_table(reconstructions: dict[int, np.ndarray], target: np.ndarray, mask
     continuum = mask & ~cores
     return [dict(size=size, all=masked_l1(r, target, mask), line_cores=masked_l1(r, target, cores),
                  continuum=masked_l1(r, target, continuum)) for size, r in sorted(reconstructions.items())]
+
+
+def per_spectrum_l1(reconstruction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(n,) mean |target − reconstruction| over each spectrum's valid pixels (NaN where it has none)."""
+    counts = mask.sum(axis=1)
+    totals = np.where(mask, np.abs(reconstruction - target), 0.0).sum(axis=1)
+    return np.divide(totals, counts, out=np.full(counts.shape, np.nan), where=counts > 0)

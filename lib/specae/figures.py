@@ -30,22 +30,26 @@ def plot_loss_history(history: list[dict]) -> Figure:
     return fig
 
 
-def plot_error_vs_bottleneck(autoencoder: list[dict], pca: list[dict]) -> Figure:
-    """Masked L1 against latent size for the autoencoder and PCA: all pixels, line cores, continuum.
+def plot_error_vs_bottleneck(curves: dict[str, list[dict]]) -> Figure:
+    """Masked L1 against latent size for each model family: all pixels, line cores, continuum.
 
-    autoencoder, pca: rows of :func:`specae.bottleneck.error_table` (size, all, line_cores, continuum).
+    curves: family name (e.g. "β-VAE", "deterministic", "PCA") → rows of
+    :func:`specae.bottleneck.error_table` (size, all, line_cores, continuum). A family named "PCA" is grey.
     """
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
     styles = {"all": "-", "line_cores": "--", "continuum": ":"}
     names = {"all": "all pixels", "line_cores": "line cores", "continuum": "continuum"}
-    for rows, colour, label in ((autoencoder, "tab:blue", "autoencoder"), (pca, "0.45", "PCA")):
-        sizes = [row["size"] for row in rows]
+    colours = iter(("tab:blue", "tab:orange", "tab:green", "tab:purple"))
+    sizes = set()
+    for label, rows in curves.items():
+        colour = "0.45" if label == "PCA" else next(colours)
+        sizes |= {row["size"] for row in rows}
         for key, style in styles.items():
-            ax.plot(sizes, [row[key] for row in rows], style, marker="o", ms=4, color=colour,
-                    label=f"{label}, {names[key]}")
+            ax.plot([row["size"] for row in rows], [row[key] for row in rows], style, marker="o", ms=4,
+                    color=colour, label=f"{label}, {names[key]}")
     ax.set(xscale="log", yscale="log", xlabel="latent dimensions", ylabel="masked L1 per pixel (validation)")
-    ax.set_xticks(sizes, [str(s) for s in sizes])
-    ax.legend(frameon=False, fontsize="small", ncol=2)
+    ax.set_xticks(sorted(sizes), [str(s) for s in sorted(sizes)])
+    ax.legend(frameon=False, fontsize="small", ncol=len(curves))
     return fig
 
 

@@ -87,3 +87,18 @@ def _download_archive(folder: Path) -> Path:
         raise ValueError(f"the downloaded {SOURCE_ARCHIVE} does not match its SHA-256; refusing to use it")
     return archive
 
+
+
+SAMPLE_CCF = {  # 1-D sample → the DRS cross-correlation product of the same exposure
+    HARPS_ADP_SAMPLE: "HARPS.2006-07-05T03:52:40.071_ccf_G2_A.fits",
+    HARPS_S1D_SAMPLE: "HARPS.2010-09-18T23:42:36.178_ccf_M2_A.fits",
+}
+
+
+def drs_radial_velocity(name: str) -> float:
+    """The HARPS pipeline's barycentric RV (km/s, ``HIERARCH ESO DRS CCF RVC``) of the 1-D sample ``name``."""
+    from astropy.io import fits
+
+    if name not in SAMPLE_CCF:
+        raise ValueError(f"no CCF product for {name!r}; samples with one: {sorted(SAMPLE_CCF)}")
+    return float(fits.getheader(sample_path(SAMPLE_CCF[name]))["HIERARCH ESO DRS CCF RVC"])

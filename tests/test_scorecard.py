@@ -1,0 +1,59 @@
+"""Scorecard checks: each claim's verdict flips exactly at its stated tolerance."""
+
+import numpy as np
+import pytest
+
+from specae.analysis import LabelNode, PaperComparison
+
+from specae.scorecard import (CLAIMS, check_c1, check_c2, check_c3, check_c4, check_c5, check_c6, check_c7)
+
+
+def rows(*errors, lines=None, continuum=None):
+    sizes = [2 ** (i + 1) for i in range(len(errors))]
+    lines = lines or [2 * e for e in errors]
+    continuum = continuum or [e / 2 for e in errors]
+    return [dict(size=s, all=a, line_cores=l, continuum=c) for s, a, l, c in zip(sizes, errors, lines, continuum)]
+
+
+def comparison(rv_node, rv_mi, teff_node, teff_mi, informative):
+    nodes = {name: LabelNode(name, node, mi, 0.01, mi, 0.01, True)
+             for name, node, mi in (("rv", rv_node, rv_mi), ("teff", teff_node, teff_mi))}
+    return PaperComparison(np.array(informative), nodes, table=None)
+
+
+def test_c1_needs_a_falling_error_and_a_larger_gain_in_the_line_cores():
+    assert check_c1(rows(0.06, 0.05, 0.04, lines=[0.2, 0.15, 0.1], continuum=[0.03, 0.028, 0.027])).holds
+    assert check_c1(rows(0.05, 0.0509, 0.04, lines=[0.2, 0.15, 0.1], continuum=[0.03, 0.03, 0.029])).holds  # +1.8 %
+    assert not check_c1(rows(0.05, 0.0515, 0.04, lines=[0.2, 0.15, 0.1], continuum=[0.03, 0.03, 0.029])).holds
+    assert not check_c1(rows(0.06, 0.04, lines=[0.2, 0.19], continuum=[0.03, 0.01])).holds
+    check = check_c1(rows(0.06, 0.04, lines=[0.2, 0.1], continuum=[0.03, 0.025]))
+    assert check.verdict == "✓" and "0.0600 → 0.0400 from 2 to 4 latents" in check.ours and "50 %" in check.ours
+    with pytest.raises(ValueError, match="two or more"):
+        check_c1(rows(0.05))
+
+
+def test_c2_compares_at_common_sizes():
+    vae, det = rows(0.06, 0.05, 0.04), rows(0.05, 0.045)
+    check = check_c2(vae, det)
+    assert check.holds and "2: 1.20; 4: 1.11" in check.ours
+    assert not check_c2(rows(0.05, 0.05), rows(0.05, 0.0515)).holds  # ratios 1.00 and 0.97
+    assert not check_c2(rows(0.05), rows(0.05)).holds  # equal: not above 1 on average
+    with pytest.raises(ValueError, match="common size"):
+        check_c2(rows(0.05), [dict(size=64, all=0.04)])
+
+
+def test_c3_to_c7_tolerances():
+    assert check_c3(0.040, 0.0439).holds and not check_c3(0.040, 0.0441).holds and not check_c3(0.04, 0.0359).holds
+    assert check_c4(7, 16).holds and not check_c4(8, 16).holds and not check_c4(0, 16).holds
+    assert check_c5(comparison(3, 1.8, 11, 0.5, [3, 11])).holds
+    assert not check_c5(comparison(3, 1.8, 3, 1.5, [3])).holds
+    assert not check_c5(comparison(3, 1.8, 11, 0.49, [3, 11])).holds
+    assert not check_c5(comparison(3, 1.8, 11, 1.5, [3])).holds
+    assert check_c6(-30, 40, -150, 150, 30).holds and not check_c6(-150, 150, -150, 150, 30).holds
+    assert not check_c6(-15, -5, -80, 150, 30).holds  # two bins of noise are not a window
+    base = comparison(3, 2.0, 11, 1.0, [3, 11])
+    assert check_c7(base, comparison(3, 1.5, 5, 1.2, [3, 5, 8])).holds
+    assert not check_c7(base, comparison(3, 2.0, 11, 0.74, [3, 11])).holds
+    assert not check_c7(base, comparison(3, 2.0, 3, 1.0, [3])).holds  # C5 fails without balancing
+    assert "informative 2 → 3" in check_c7(base, comparison(3, 1.5, 5, 1.2, [3, 5, 8])).ours
+    assert sorted(CLAIMS) == [f"C{i}" for i in range(1, 8)]
