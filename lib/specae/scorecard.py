@@ -78,7 +78,7 @@ def check_c1(rows: Sequence[dict]) -> ClaimCheck:
     return ClaimCheck(
         "C1", "error falls with size (no numbers published)",
         f"{first['all']:.4f} → {last['all']:.4f} from {first['size']} to {last['size']} latents; "
-        f"line cores {100 * line_gain:.0f} % lower, continuum {100 * continuum_gain:.0f} %",
+        f"line-core error {-100 * line_gain:+.0f} %, continuum {-100 * continuum_gain:+.0f} %",
         f"each size step within {100 * SIZE_SLACK:.0f} % or lower; line cores gain more than the continuum",
         holds)
 
