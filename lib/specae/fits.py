@@ -74,9 +74,20 @@ class ProductError(ValueError):
 def read_spectrum(path: str | os.PathLike) -> HarpsSpectrum:
     """Read a HARPS ADP 1-D product or a DRS s1d, whichever ``path`` holds.
 
-    Raises :class:`ProductError` for a file that is not FITS, is cut short, comes from another
-    instrument, has another layout, or whose wavelengths do not increase strictly.
+    Raises :class:`ProductError` for a file that is not FITS, is cut short or damaged, comes from
+    another instrument, has another layout, or whose wavelengths do not increase strictly.
     """
+    try:
+        return _read_spectrum(path)
+    except ProductError:
+        raise
+    except (ValueError, KeyError, IndexError, TypeError, OSError, ImportError, fits.VerifyError) as error:
+        lines = str(error).strip().splitlines()
+        raise ProductError(path, f"the file cannot be read as FITS ({type(error).__name__}: "
+                                 f"{lines[0][:160] if lines else ''}); if it was downloaded, download it again") from error
+
+
+def _read_spectrum(path: str | os.PathLike) -> HarpsSpectrum:
     with _open_fits(path) as hdus:
         header = hdus[0].header
         instrument = str(header.get("INSTRUME", "HARPS")).strip()

@@ -49,7 +49,8 @@ def median_normalise(
 
     flux: (batch, n_pix) or (n_pix,) raw flux (ADU) on an analysis grid.
     mask: (n_pix,) or (batch, n_pix) bool, True on real pixels (padding and CCD gap False).
-    threshold: spectra with median ≤ threshold (or a non-finite median) are flagged degenerate.
+    threshold: spectra with median ≤ threshold (or ≤ 0, or non-finite) are flagged degenerate, and so
+    are spectra whose division by the median would overflow float32.
     variant: "unmasked" (median over valid pixels) or "masked_as_zero" (released inference script).
     """
     if variant not in MEDIAN_VARIANTS:
@@ -74,10 +75,12 @@ def median_normalise(
     else:
         scale = torch.median(clean, dim=1).values
 
-    degenerate = ~torch.isfinite(scale) | (scale <= threshold)
-    keep = (~degenerate).unsqueeze(1)
+    degenerate = ~torch.isfinite(scale) | (scale <= threshold) | (scale <= 0)
     safe_scale = torch.where(degenerate, torch.ones_like(scale), scale)
-    normalised = torch.where(keep & valid, clean / safe_scale.unsqueeze(1), torch.zeros_like(clean))
+    divided = clean / safe_scale.unsqueeze(1)
+    degenerate |= ~torch.isfinite(torch.where(valid, divided, torch.zeros_like(divided))).all(dim=1)  # overflow
+    keep = (~degenerate).unsqueeze(1)
+    normalised = torch.where(keep & valid, divided, torch.zeros_like(clean))
     scale = torch.where(degenerate, torch.full_like(scale, float("nan")), scale)
     return NormalisedSpectra(flux=normalised, mask=valid & keep, scale=scale, degenerate=degenerate)
 
