@@ -16,6 +16,7 @@ from .fetch import FetchReport, fetch_products, read_product_ids  # noqa: E402
 from .fits import HarpsSpectrum, read_spectrum, read_truth, write_adp  # noqa: E402
 from .grid import Grid, place_on_grid  # noqa: E402
 from .normalization import NormalisedSpectra, median_normalise  # noqa: E402
+from .parameters import check_parameters  # noqa: E402
 from .presets import PRESETS, DataConfig, Preset, TrainConfig, get_preset, preset_from_parameters  # noqa: E402
 from .sampler import BalancedSampler, Split, object_disjoint_split, visibility_weights  # noqa: E402
 from .store import IngestReport, SpectrumStore, ingest  # noqa: E402
@@ -26,7 +27,8 @@ __all__ = [
     "AutoencoderConfig", "BalancedSampler", "CacheInfo", "DataConfig", "FetchReport", "Grid",
     "HarpsSpectrum", "IngestReport", "NormalisedSpectra", "PRESETS", "Preset", "SpectraSet",
     "SpectrumAutoencoder", "SpectrumStore", "Split", "SyntheticConfig", "SyntheticSurvey", "TrainConfig",
-    "TrainResult", "beta_schedule", "cache_info", "cached_synthetic", "cached_train", "cached_train_many", "fetch_products", "get_preset", "ingest",
+    "TrainResult", "beta_schedule", "cache_info", "cached_synthetic", "cached_train", "cached_train_many",
+    "check_parameters", "fetch_products", "get_preset", "ingest",
     "layer_table", "load_checkpoint", "load_synthetic", "masked_l1_kl_loss", "median_normalise",
     "object_disjoint_split", "paper_architecture", "place_on_grid", "preset_from_parameters",
     "read_product_ids", "read_spectrum", "read_truth", "resolve_device", "run_key", "train",
