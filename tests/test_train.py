@@ -42,7 +42,7 @@ def test_checkpoint_rebuilds_the_model_from_itself(tmp_path, smoke_data):
 
 def test_resume_refuses_another_configuration_and_overwrites_nothing(tmp_path, smoke_data):
     train(get_preset("smoke"), tmp_path, device="cpu", progress=False, data=smoke_data)
-    with pytest.raises(ValueError, match=r"different configuration \(differs in \['model.latent_dim'\]\)"):
+    with pytest.raises(ValueError, match=r"differs in \['model.latent_dim'\]: model.latent_dim: checkpoint 8, requested 4"):
         train(get_preset("smoke", latent_dim=4), tmp_path, device="cpu", progress=False, data=smoke_data)
     with pytest.raises(FileExistsError, match="pass resume=True"):
         train(get_preset("smoke"), tmp_path, device="cpu", resume=False, progress=False, data=smoke_data)

@@ -11,6 +11,7 @@ import contextlib
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from .sampler import BalancedSampler, Split, object_disjoint_split
 from .seeding import derive_seed, torch_generator
 
 CHECKPOINT_NAME = "checkpoint.pt"
+PREVIOUS_CHECKPOINT_NAME = "checkpoint.prev.pt"  # the epoch before, kept in case the latest is damaged
 CHECKPOINT_FORMAT = 1
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 _EVAL_BATCH = 64
@@ -89,10 +91,11 @@ def train(
         model = SpectrumAutoencoder(preset.model).to(torch_device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     epoch, step, history = 0, 0, []
-    if checkpoint_path.exists():
+    previous_path = out_dir / PREVIOUS_CHECKPOINT_NAME
+    if checkpoint_path.exists() or previous_path.exists():
         if not resume:
-            raise FileExistsError(f"{checkpoint_path} exists; pass resume=True to continue it or choose another out_dir")
-        state = _load_compatible(checkpoint_path, preset, torch_device)
+            raise FileExistsError(f"{out_dir} holds a checkpoint; pass resume=True to continue it or choose another out_dir")
+        state = _load_resumable(checkpoint_path, previous_path, preset, torch_device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         epoch, step, history = state["epoch"], state["step"], state["history"]
@@ -168,6 +171,9 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[Prese
     state = torch.load(Path(path), map_location=torch_device, weights_only=True)
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a specae checkpoint of format {CHECKPOINT_FORMAT}")
+    if state.get("specae_version") != __version__:
+        raise ValueError(f"{path} was written by specae {state.get('specae_version')}, this is specae {__version__}; "
+                         "load it with that version, or retrain")
     preset = Preset.from_dict(state["preset"])
     model = SpectrumAutoencoder(preset.model).to(torch_device)
     model.load_state_dict(state["model"])
@@ -202,8 +208,10 @@ def _batch(data: SpectraSet, indices: np.ndarray, device: torch.device) -> tuple
 
 
 def _save_checkpoint(path: Path, preset, model, optimizer, epoch, step, history, split, data) -> None:
-    """Write the checkpoint atomically (see specae.atomic)."""
+    """Write the checkpoint atomically (see specae.atomic), keeping the one before as checkpoint.prev.pt."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        os.replace(path, path.with_name(PREVIOUS_CHECKPOINT_NAME))
     state = dict(
         format=CHECKPOINT_FORMAT, specae_version=__version__, torch_version=str(torch.__version__),
         preset=preset.to_dict(), config_hash=preset.config_hash(), epoch=epoch, step=step, history=history,
@@ -214,20 +222,43 @@ def _save_checkpoint(path: Path, preset, model, optimizer, epoch, step, history,
     atomic_write(path, lambda handle: torch.save(state, handle))
 
 
-def _load_compatible(path: Path, preset: Preset, device: torch.device) -> dict:
-    """Load a checkpoint to resume, refusing one made with a different configuration (epochs aside)."""
-    state = torch.load(path, map_location=device, weights_only=True)
+def _load_resumable(latest: Path, previous: Path, preset: Preset, device: torch.device) -> dict:
+    """The latest checkpoint, or the one before when the latest is missing or unreadable (with a warning)."""
+    try:
+        state = torch.load(latest, map_location=device, weights_only=True)
+    except Exception as error:  # noqa: BLE001 (truncated, corrupt or missing: fall back)
+        if not previous.exists():
+            raise ValueError(f"{latest} is unreadable ({type(error).__name__}) and there is no {previous.name} to "
+                             "fall back to; delete the folder to start again") from error
+        warnings.warn(f"{latest} is unreadable ({type(error).__name__}); resuming from {previous.name}",
+                      RuntimeWarning, stacklevel=3)
+        latest, state = previous, torch.load(previous, map_location=device, weights_only=True)
+    return _check_compatible(latest, state, preset)
+
+
+def _check_compatible(path: Path, state: dict, preset: Preset) -> dict:
+    """Refuse a checkpoint made with a different configuration (epochs aside) or specae version."""
+    if state.get("specae_version") != __version__:
+        raise ValueError(f"{path} was written by specae {state.get('specae_version')}, this is specae {__version__}; "
+                         "resume with that version or start a new out_dir")
     stored = Preset.from_dict(state["preset"])
     ours = preset.to_dict()
     theirs = stored.with_overrides(epochs=preset.train.epochs).to_dict()
     if ours != theirs:
         differing = sorted(f"{section}.{key}" for section in ("data", "model", "train") for key in ours[section]
                            if ours[section][key] != theirs[section][key])
-        raise ValueError(f"{path} was made with a different configuration (differs in {differing}); "
+        values = "; ".join(f"{name}: checkpoint {_field(theirs, name)!r}, requested {_field(ours, name)!r}"
+                           for name in differing)
+        raise ValueError(f"{path} was made with a different configuration (differs in {differing}: {values}); "
                          "use another out_dir or the checkpoint's own configuration")
     if state["epoch"] > preset.train.epochs:
         raise ValueError(f"{path} already holds {state['epoch']} epochs, more than the {preset.train.epochs} requested")
     return state
+
+
+def _field(config: dict, name: str):
+    section, key = name.split(".")
+    return config[section][key]
 
 
 @contextlib.contextmanager
