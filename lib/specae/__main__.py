@@ -44,8 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     download.add_argument("--url-template", default=ESO_DOWNLOAD_URL, help="URL with {product_id}")
     samples = commands.add_parser("samples", help="fetch and checksum the real HARPS sample files")
     samples.add_argument("--dest", default=None, help=f"cache folder (default: {samples_dir()})")
+    figures = commands.add_parser("figures", help="exported figures: is each still current?")
+    figures.add_argument("action", choices=["verify"], help="verify: recompute each figure's provenance")
+    figures.add_argument("--folder", default=None, help="exported figures (default: figures/ of the book)")
     args = parser.parse_args(argv)
-    command = {"train": _train, "ingest": _ingest, "fetch": _fetch, "samples": _samples}[args.command]
+    command = {"train": _train, "ingest": _ingest, "fetch": _fetch, "samples": _samples,
+               "figures": _figures}[args.command]
     try:
         return command(args)
     except (ValueError, OSError, RuntimeError) as error:  # bad input or I/O: a message, not a traceback
@@ -75,6 +79,17 @@ def _fetch(args: argparse.Namespace) -> int:
         print(f"failed {product_id}: {reason}", file=sys.stderr)
     print(report.line())
     return 1 if report.failed else 0
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from .provenance import verify
+
+    statuses = verify(args.folder) if args.folder else verify()
+    for status in statuses:
+        print(status)
+    stale = sum(not status.current for status in statuses)
+    print(f"{len(statuses)} figures: {len(statuses) - stale} current, {stale} stale")
+    return 1 if stale else 0
 
 
 def _samples(args: argparse.Namespace) -> int:

@@ -1,0 +1,90 @@
+"""Citable figures: provenance embedded in PNG and PDF, the manifest, staleness, citations."""
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+from pybtex.database import parse_file, parse_string  # noqa: E402
+
+import specae.cache  # noqa: E402
+from specae import get_preset  # noqa: E402
+from specae import provenance  # noqa: E402
+from specae.__main__ import main  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMETERS = {"preset": "smoke", "seed": 0, "latent_dim": 8}
+
+
+@pytest.fixture
+def exported(tmp_path):
+    figure, ax = plt.subplots()
+    ax.plot([1, 2, 3], [3, 1, 2])
+    record = provenance.figure_record("fig-test-line", "A test line", "Three points.", "04_bottleneck", PARAMETERS,
+                                      get_preset("smoke", latent_dim=8))
+    paths = provenance.export_figure(figure, record, tmp_path)
+    plt.close(figure)
+    return tmp_path, record, paths
+
+
+def test_provenance_round_trips_through_png_pdf_and_manifest(exported):
+    folder, record, paths = exported
+    assert provenance.read_embedded(paths["png"]) == record
+    assert provenance.read_embedded(paths["pdf"]) == record
+    manifest = json.loads((folder / "index.json").read_text())
+    assert manifest["fig-test-line"]["files"] == {"png": "fig-test-line.png", "pdf": "fig-test-line.pdf"}
+    assert record["config_hash"] == get_preset("smoke", latent_dim=8).config_hash()
+    for key in ("title", "caption", "chapter", "parameters", "preset", "data_fingerprint", "git", "packages", "date"):
+        assert record[key] is not None, key
+    assert set(record["git"]) == {"commit", "dirty"} and record["packages"]["torch"]
+
+
+def test_verify_marks_a_figure_stale_when_parameters_code_or_data_change(exported, monkeypatch):
+    folder, record, paths = exported
+    same = {"04_bottleneck": dict(PARAMETERS)}
+    assert [s.current for s in provenance.verify(folder, same)] == [True]
+    (status,) = provenance.verify(folder, {"04_bottleneck": dict(PARAMETERS, latent_dim=4)})
+    assert not status.current and status.reasons == ("parameters changed: latent_dim",)
+    monkeypatch.setattr(specae.cache, "generator_code_hash", lambda: "edited generator")
+    assert provenance.verify(folder, same)[0].reasons == ("data changed",)
+    monkeypatch.setattr(provenance, "code_fingerprint", lambda: "edited code")
+    assert "code changed" in provenance.verify(folder, same)[0].reasons
+    monkeypatch.undo()
+    paths["pdf"].write_bytes(b"%PDF-1.4 broken")
+    assert "fig-test-line.pdf unreadable" in str(provenance.verify(folder, same)[0])
+
+
+def test_cli_reports_current_and_stale_figures(exported, capsys, monkeypatch):
+    folder, _, _ = exported
+    monkeypatch.setattr(provenance, "notebook_parameters", lambda path: dict(PARAMETERS))
+    assert main(["figures", "verify", "--folder", str(folder)]) == 0
+    assert "fig-test-line: current" in capsys.readouterr().out
+    monkeypatch.setattr(provenance, "notebook_parameters", lambda path: dict(PARAMETERS, seed=1))
+    assert main(["figures", "verify", "--folder", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "fig-test-line: stale (parameters changed: seed)" in out and "1 figures: 0 current, 1 stale" in out
+
+
+def test_bad_ids_and_files_without_provenance_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="must look like 'fig-recon-vs-bottleneck'"):
+        provenance.figure_record("Figure 3", "t", "c", "04_bottleneck", {})
+    figure, _ = plt.subplots()
+    figure.savefig(tmp_path / "plain.png")
+    plt.close(figure)
+    with pytest.raises(ValueError, match="carries no specae provenance"):
+        provenance.read_embedded(tmp_path / "plain.png")
+
+
+def test_bibtex_parses_and_keys_are_unique(exported):
+    _, record, _ = exported
+    bibliography = parse_file(str(ROOT / "references.bib"))
+    keys = list(bibliography.entries)
+    assert len(keys) == len(set(k.lower() for k in keys))
+    assert {"sedaghat2021", "paszke2019", "astropy2022", "jupyterbook", "papermill", "nbval"} <= set(keys)
+    cite = provenance.citation(record)
+    (entry,) = parse_string(cite["bibtex"], "bibtex").entries.values()
+    assert entry.fields["title"] == "A test line" and "fig-test-line" in entry.fields["note"]
+    assert "MNRAS, 501, 6026" in cite["plain"] and "fig-test-line" in cite["plain"]
