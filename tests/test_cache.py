@@ -316,3 +316,7 @@ def test_missing_runs_are_trained_side_by_side_and_then_loaded(tmp_path):
     again = specae.cached_train_many(presets[:2], device="cpu", cache_dir=tmp_path)  # nothing missing: no pool
     for first, second in zip(runs, again):
         assert_same_run(first, second)
+    torch.set_num_threads(2)  # a lone run trains in this process, with one thread like a pool worker
+    (alone,) = specae.cached_train_many(presets[:1], device="cpu", cache_dir=tmp_path / "alone")
+    assert torch.get_num_threads() == 2
+    assert_same_run(alone, runs[0], same_timings=False)

@@ -248,9 +248,11 @@ def cached_train_many(
 
     On a CPU, small models use the cores better as separate single-threaded processes than as one
     multi-threaded one (2 cores: 1.4 × the throughput), so the missing runs are trained by ``workers``
-    spawned processes (default: one per missing run, at most one per core), each with
-    ``cores // workers`` threads; accelerators train them one after another. The spectra are rendered
-    once into the cache first. As everywhere in the cache, the thread count is not in the key.
+    spawned processes (default: one per missing run, at most one per core), each with one thread;
+    accelerators train them one after another. The spectra are rendered once into the cache first. A
+    lone missing run trains in this process, also with one thread: a CPU's weights depend on the thread
+    count, and this way a run's bits do not depend on which other runs were already cached. As
+    everywhere in the cache, the thread count is not in the key.
     """
     presets = list(presets)
     root = _root(cache_dir)
@@ -258,13 +260,29 @@ def cached_train_many(
     cores = os.cpu_count() or 1
     if workers is None:
         workers = min(len(missing), cores) if resolve_device(device).type == "cpu" else 1
+    on_cpu = resolve_device(device).type == "cpu"
     if workers > 1 and len(missing) > 1:
         for config in dict.fromkeys(p.data for p in missing):
             cached_synthetic(config, root)
         context = multiprocessing.get_context("spawn")
-        with context.Pool(workers, initializer=torch.set_num_threads, initargs=(max(1, cores // workers),)) as pool:
+        with context.Pool(workers, initializer=torch.set_num_threads if on_cpu else None,
+                          initargs=(1,) if on_cpu else ()) as pool:
             pool.starmap(_train_in_worker, [(p.to_dict(), device, str(root)) for p in missing], chunksize=1)
-    return [cached_train(p, device=device, cache_dir=root, data=data) for p in presets]
+    with _torch_threads(1 if on_cpu else None):
+        return [cached_train(p, device=device, cache_dir=root, data=data) for p in presets]
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int | None):
+    """Train with ``count`` torch threads (restored afterwards): a lone missing run on a CPU gets the same
+    thread count as runs trained side by side, so its weights do not depend on which ones were cached."""
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _train_in_worker(preset: dict, device: str, cache_dir: str) -> None:
