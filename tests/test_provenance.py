@@ -88,3 +88,14 @@ def test_bibtex_parses_and_keys_are_unique(exported):
     (entry,) = parse_string(cite["bibtex"], "bibtex").entries.values()
     assert entry.fields["title"] == "A test line" and "fig-test-line" in entry.fields["note"]
     assert "MNRAS, 501, 6026" in cite["plain"] and "fig-test-line" in cite["plain"]
+
+
+def test_publish_exports_and_builds_the_provenance_block(tmp_path, capsys):
+    figure, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    record = provenance.publish(figure, "fig-test-publish", "A published line", "Two points.", "05_disentanglement",
+                                PARAMETERS, get_preset("smoke", latent_dim=8), folder=tmp_path)
+    plt.close(figure)
+    assert provenance.read_embedded(tmp_path / "fig-test-publish.pdf") == record
+    line = provenance.provenance_line(record)
+    assert line.startswith("`fig-test-publish` · commit ") and f"configuration {record['config_hash'][:10]}" in line

@@ -214,3 +214,35 @@ def citation(record: dict, repository: str = "The HARPS autoencoder companion") 
               f"  howpublished = {{{repository}}},\n  year = {{{year}}},\n  note = {{{note}}}\n}}")
     plain = f"specae developers ({year}). {record['title']}. {repository}, {note}. Reproducing {PAPER_CITATION}."
     return {"bibtex": bibtex, "plain": plain}
+
+
+def provenance_line(record: dict) -> str:
+    """One line under a figure: its ID, commit (and whether the tree was dirty), preset, hashes and date."""
+    git = record.get("git") or {}
+    commit = (git.get("commit") or "no git")[:10] + (" (uncommitted changes)" if git.get("dirty") else "")
+    hashes = ""
+    if record.get("config_hash"):
+        hashes = f" · configuration {record['config_hash'][:10]} · data {record['data_fingerprint'][:10]}"
+    return (f"`{record['id']}` · commit {commit} · preset {record['preset']}{hashes} · "
+            f"specae {record['packages'].get('specae')} · {record['date'][:10]}")
+
+
+def publish(figure, figure_id: str, title: str, caption: str, chapter: str, parameters: dict, preset=None,
+            folder: str | Path = _REPO / "figures") -> dict:
+    """Export ``figure`` with its provenance and glue it for the book: ``<name>`` (the figure, for a
+    ``glue:figure`` directive) and ``<name>_provenance`` (Markdown: the provenance line and a
+    "Cite this figure" dropdown), where ``<name>`` is the ID with underscores. Returns the record."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    record = figure_record(figure_id, title, caption, chapter, parameters, preset)
+    export_figure(figure, record, folder)
+    cite = citation(record)
+    name = figure_id.replace("-", "_")
+    glue(name, figure, display=False)
+    glue(f"{name}_provenance", Markdown(
+        f"<small>{provenance_line(record)}</small>\n\n"
+        f"```{{dropdown}} Cite this figure\n{cite['plain']}\n\n"
+        f"    {cite['bibtex'].replace(chr(10), chr(10) + '    ')}\n\n"
+        f"Please cite the original paper too: {{cite:t}}`sedaghat2021`.\n```\n"), display=False)
+    return record
