@@ -27,12 +27,8 @@ def tiny(**overrides):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: these tiny runs only lose time to thread contention on shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread_here(one_thread):
+    """Every test of this module runs with one torch thread (see conftest.py)."""
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,8 @@ specae.train(specae.get_preset("smoke", epochs={epochs}), sys.argv[1], device="c
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The child trains with one thread; so must the runs it is compared with (bit-for-bit equality)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread_here(one_thread):
+    """Every test of this module runs with one torch thread (see conftest.py)."""
 
 
 @pytest.fixture(scope="module")
