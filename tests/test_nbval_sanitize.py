@@ -29,3 +29,10 @@ def test_rounded_numbers_are_still_compared():
 def test_rules_leave_long_single_line_outputs_alone():
     image = "iVBORw0KGgo" + "A1b2C3d4+/" * 20_000  # a base64 image, one line, as in stored outputs
     assert sanitise(image) == image
+
+
+def test_figure_provenance_and_citations_are_masked():
+    line = "<small>`fig-rv-window` · commit 44a9650c73 (uncommitted changes) · preset quick · 2026-11-27</small>"
+    assert sanitise(line) == "<small><PROVENANCE></small>"
+    cite = "```{dropdown} Cite this figure\nspecae developers (2026). Title.\n\n    @misc{key,\n    }\n```\nafter"
+    assert sanitise("before\n" + cite) == "before\n<CITATION>\nafter"

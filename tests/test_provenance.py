@@ -78,6 +78,19 @@ def test_bad_ids_and_files_without_provenance_are_refused(tmp_path):
         provenance.read_embedded(tmp_path / "plain.png")
 
 
+def test_every_book_figure_is_registered_once():
+    import re
+
+    import yaml
+
+    registry = yaml.safe_load((ROOT / "chapters" / "figures.yml").read_text())
+    named = []
+    for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
+        named += re.findall(r":name: (fig-[a-z0-9-]+)", notebook.read_text())
+    assert sorted(named) == sorted(registry) and len(named) == len(set(named))
+    assert all(provenance.FIGURE_ID.fullmatch(figure_id) for figure_id in registry)
+
+
 def test_bibtex_parses_and_keys_are_unique(exported):
     _, record, _ = exported
     bibliography = parse_file(str(ROOT / "references.bib"))
@@ -93,9 +106,14 @@ def test_bibtex_parses_and_keys_are_unique(exported):
 def test_publish_exports_and_builds_the_provenance_block(tmp_path, capsys):
     figure, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])
-    record = provenance.publish(figure, "fig-test-publish", "A published line", "Two points.", "05_disentanglement",
-                                PARAMETERS, get_preset("smoke", latent_dim=8), folder=tmp_path)
+    registry = tmp_path / "figures.yml"
+    registry.write_text("fig-test-publish:\n  chapter: 05_disentanglement\n  title: A published line\n  caption: Two points.\n")
+    record = provenance.publish(figure, "fig-test-publish", PARAMETERS, get_preset("smoke", latent_dim=8),
+                                folder=tmp_path, registry=registry)
     plt.close(figure)
     assert provenance.read_embedded(tmp_path / "fig-test-publish.pdf") == record
+    assert record["title"] == "A published line" and record["chapter"] == "05_disentanglement"
+    with pytest.raises(KeyError, match="'fig-missing' is not in"):
+        provenance.publish(figure, "fig-missing", PARAMETERS, folder=tmp_path, registry=registry)
     line = provenance.provenance_line(record)
     assert line.startswith("`fig-test-publish` · commit ") and f"configuration {record['config_hash'][:10]}" in line

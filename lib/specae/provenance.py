@@ -227,15 +227,27 @@ def provenance_line(record: dict) -> str:
             f"specae {record['packages'].get('specae')} · {record['date'][:10]}")
 
 
-def publish(figure, figure_id: str, title: str, caption: str, chapter: str, parameters: dict, preset=None,
-            folder: str | Path = _REPO / "figures") -> dict:
+def figure_entry(figure_id: str, registry: str | Path = _REPO / "chapters" / "figures.yml") -> dict:
+    """The chapter, title and caption of ``figure_id`` from the book's figure registry."""
+    import yaml
+
+    entries = yaml.safe_load(Path(registry).read_text()) or {}
+    if figure_id not in entries:
+        raise KeyError(f"figure {figure_id!r} is not in {registry}; add its chapter, title and caption there")
+    return entries[figure_id]
+
+
+def publish(figure, figure_id: str, parameters: dict, preset=None, folder: str | Path = _REPO / "figures",
+            registry: str | Path = _REPO / "chapters" / "figures.yml") -> dict:
     """Export ``figure`` with its provenance and glue it for the book: ``<name>`` (the figure, for a
     ``glue:figure`` directive) and ``<name>_provenance`` (Markdown: the provenance line and a
-    "Cite this figure" dropdown), where ``<name>`` is the ID with underscores. Returns the record."""
+    "Cite this figure" dropdown), where ``<name>`` is the ID with underscores. Title, caption and
+    chapter come from ``registry``. Returns the record."""
     from IPython.display import Markdown
     from myst_nb import glue
 
-    record = figure_record(figure_id, title, caption, chapter, parameters, preset)
+    entry = figure_entry(figure_id, registry)
+    record = figure_record(figure_id, entry["title"], entry["caption"], entry["chapter"], parameters, preset)
     export_figure(figure, record, folder)
     cite = citation(record)
     name = figure_id.replace("-", "_")
