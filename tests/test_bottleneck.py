@@ -40,3 +40,10 @@ def test_pca_with_enough_components_reconstructs_a_low_rank_set_exactly():
     np.testing.assert_allclose(exact, flux[30:].numpy(), atol=1e-4)
     rough = pca_reconstruct(data, np.arange(30), np.arange(30, 40), n_components=1)
     assert np.abs(rough - flux[30:].numpy()).mean() > 0.1
+
+
+def test_example_star_is_the_brightest_g_or_k_star():
+    from specae.bottleneck import example_star
+
+    assert example_star([3_500, 5_200, 5_800, 7_000], [300, 40, 90, 500]) == 2
+    assert example_star([3_500, 7_000], [10, 20]) == 0  # none in range: the first spectrum

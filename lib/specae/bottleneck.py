@@ -70,3 +70,18 @@ def per_spectrum_l1(reconstruction: np.ndarray, target: np.ndarray, mask: np.nda
     counts = mask.sum(axis=1)
     totals = np.where(mask, np.abs(reconstruction - target), 0.0).sum(axis=1)
     return np.divide(totals, counts, out=np.full(counts.shape, np.nan), where=counts > 0)
+
+
+def reconstruction_errors(model: SpectrumAutoencoder, data: SpectraSet, indices) -> tuple[float, np.ndarray]:
+    """Masked L1 (z = μ) of spectra ``indices``: pooled over all their valid pixels, and (n,) per spectrum."""
+    indices = np.asarray(indices, dtype=np.int64)
+    target, mask = data.flux[indices].numpy(), data.mask[indices].numpy()
+    reconstruction = reconstruct(model, data, indices)
+    return masked_l1(reconstruction, target, mask), per_spectrum_l1(reconstruction, target, mask)
+
+
+def example_star(teff, snr, low: float = 4_500.0, high: float = 6_000.0) -> int:
+    """Index of the highest-S/N star with ``low`` < Teff < ``high`` (a G or K star by default); 0 if none."""
+    teff, snr = np.asarray(teff, dtype=float), np.asarray(snr, dtype=float)
+    candidates = np.flatnonzero((teff > low) & (teff < high))
+    return int(candidates[np.argmax(snr[candidates])]) if candidates.size else 0

@@ -53,6 +53,9 @@ def plot_error_vs_bottleneck(curves: dict[str, list[dict]]) -> Figure:
     return fig
 
 
+LINE_WINDOWS = {"Mg b": (5_160.0, 5_200.0), "Fe I, Ca I": (6_120.0, 6_180.0), "Hα": (6_540.0, 6_585.0)}  # Å
+
+
 def plot_reconstructions(wavelength, original, reconstructions: dict, zooms: dict) -> Figure:
     """One spectrum and its reconstruction at each latent size, in a few wavelength windows.
 
