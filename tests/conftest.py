@@ -1,7 +1,17 @@
 """Fixtures shared by several test modules."""
 
+import os
+
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
+
+# Property tests draw the same examples on every run and machine ("repeatable"); search wider by hand with
+# HYPOTHESIS_PROFILE=explore (and add any failing case it finds as an @example).
+settings.register_profile("repeatable", max_examples=40, derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -15,11 +15,9 @@ from specae.grid import (N_PADDED_PIXELS, N_REAL_PIXELS, PAD_LEFT_PIXELS, PADDED
                          place_on_grid)
 from specae.normalization import MEDIAN_VARIANTS, median_normalise
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 any_float = st.floats(allow_nan=True, allow_infinity=True, width=32)
 
 
-@SETTINGS
 @given(data=st.data(), batch=st.integers(1, 3), n_pix=st.integers(1, 48), variant=st.sampled_from(MEDIAN_VARIANTS),
        threshold=st.floats(-10, 100))
 def test_normalisation_never_emits_nan_or_unmasks_bad_pixels(data, batch, n_pix, variant, threshold):
@@ -35,7 +33,6 @@ def test_normalisation_never_emits_nan_or_unmasks_bad_pixels(data, batch, n_pix,
     assert (finite_scale > threshold).all()
 
 
-@SETTINGS
 @given(offset=st.integers(-40, 40), extra=st.integers(-3, 40), nan_at=st.lists(st.integers(0, N_REAL_PIXELS - 1), max_size=5),
        jitter=st.sampled_from([0.0, 0.0, 2e-5, 0.004]), reverse=st.booleans())
 def test_grid_placement_matches_by_wavelength_or_refuses(offset, extra, nan_at, jitter, reverse):
@@ -77,9 +74,9 @@ def _small_adp() -> bytes:
 ADP_BYTES = _small_adp()
 
 
-@SETTINGS
 @given(cuts=st.lists(st.tuples(st.integers(0, len(ADP_BYTES) - 1), st.binary(min_size=1, max_size=64)), max_size=4),
        truncate=st.one_of(st.none(), st.integers(0, len(ADP_BYTES))))
+@example(cuts=[(30, b"\x00")], truncate=None)  # SIMPLE card unparsable: astropy keeps a bare "corrupted" HDU
 def test_reader_on_damaged_files_raises_only_product_errors(tmp_path_factory, cuts, truncate):
     content = bytearray(ADP_BYTES)
     for position, patch in cuts:
@@ -97,7 +94,6 @@ def test_reader_on_damaged_files_raises_only_product_errors(tmp_path_factory, cu
     assert spectrum.flux.shape == spectrum.wavelength.shape
 
 
-@SETTINGS
 @given(content=st.binary(max_size=6000))
 def test_reader_on_arbitrary_bytes_raises_only_product_errors(tmp_path_factory, content):
     path = tmp_path_factory.mktemp("noise") / "file.fits"

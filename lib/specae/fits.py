@@ -165,23 +165,33 @@ def read_truth(path: str | os.PathLike) -> dict:
 
 
 def _open_fits(path) -> fits.HDUList:
-    """Open ``path`` with all HDU headers read; ProductError if it is not FITS or was cut short."""
-    try:
-        hdus = fits.open(path, memmap=False)
-    except OSError as error:
-        if error.errno is not None:  # missing file, no permission: an I/O problem, not the file's content
-            raise
-        raise ProductError(path, _not_fits_problem(path, error)) from None
-    try:
-        with warnings.catch_warnings():  # a cut-off file is reported by _check_complete instead
-            warnings.filterwarnings("ignore", message="File may have been truncated")
-            warnings.filterwarnings("ignore", message="Error validating header for HDU")
+    """Open ``path`` with all HDU headers read; ProductError if it is not FITS, was cut short or has a
+    header that cannot be parsed (reported here rather than as astropy warnings)."""
+    with warnings.catch_warnings():
+        for message in _DAMAGE_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
+        try:
+            hdus = fits.open(path, memmap=False)
+        except OSError as error:
+            if error.errno is not None:  # missing file, no permission: an I/O problem, not the file's content
+                raise
+            raise ProductError(path, _not_fits_problem(path, error)) from None
+        try:
             hdus.readall()
-        _check_complete(hdus, path)
-    except BaseException:
-        hdus.close()
-        raise
+            _check_headers_parse(hdus, path)
+            _check_complete(hdus, path)
+        except BaseException:
+            hdus.close()
+            raise
     return hdus
+
+
+_DAMAGE_WARNINGS = (  # astropy's warnings for damage that _check_headers_parse or _check_complete report instead
+    "File may have been truncated",
+    "Error validating header for HDU",
+    "An exception occurred matching an HDU header",
+    "The HDU will be treated as corrupted",
+)
 
 
 def _not_fits_problem(path, error: OSError) -> str:
@@ -196,6 +206,15 @@ def _not_fits_problem(path, error: OSError) -> str:
     if start.startswith(GZIP_MAGIC):
         return f"truncated or corrupt gzip file ({detail}); download it again"
     return "not a FITS file (no SIMPLE card at its start); remove it from the folder or rename it"
+
+
+def _check_headers_parse(hdus: fits.HDUList, path) -> None:
+    """ProductError naming the first HDU whose header astropy could not parse (it keeps it as a bare,
+    "corrupted" HDU without file information rather than raising)."""
+    for index, hdu in enumerate(hdus):
+        if not hasattr(hdu, "fileinfo"):
+            raise ProductError(path, f"corrupt FITS file: the header of HDU {index} cannot be parsed "
+                                     "(damaged mandatory card); download it again")
 
 
 def _check_complete(hdus: fits.HDUList, path) -> None:
