@@ -6,6 +6,7 @@ import torch
 
 from specae import get_preset, load_checkpoint, load_synthetic, resolve_device, train
 from specae.data import SpectraSet
+from specae.train import TrainOptions
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +104,40 @@ def test_cosine_schedule_and_clipping_train_reproducibly(tmp_path, smoke_data):
     plain = train(get_preset("smoke", epochs=3), tmp_path / "c", device="cpu", progress=False, data=smoke_data)
     assert first.history == [dict(h, seconds=s["seconds"]) for h, s in zip(again.history, first.history)]
     assert first.history[-1]["validation_loss"] != plain.history[-1]["validation_loss"]
+
+
+def test_a_run_stopped_inside_an_epoch_resumes_bit_for_bit(tmp_path, smoke_data):
+    """Checkpoints every 4 steps, stopped at step 7 of 12 (inside epoch 2), resumed: same weights and history."""
+    preset = get_preset("smoke")
+    whole = train(preset, tmp_path / "whole", device="cpu", progress=False, data=smoke_data)
+    stopped = train(preset, tmp_path / "parts", device="cpu", progress=False, data=smoke_data,
+                    options=TrainOptions(checkpoint_every=4, stop_at_step=7))
+    assert stopped.steps == 7 and [h["epoch"] for h in stopped.history] == [1]
+    state = torch.load(stopped.checkpoint, weights_only=True)
+    assert (state["epoch"], state["step"]) == (1, 7) and state["epoch_sums"][0] > 0
+    resumed = train(preset, tmp_path / "parts", device="cpu", progress=False, data=smoke_data,
+                    options=TrainOptions(checkpoint_every=4))
+    for name, tensor in whole.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in resumed.history] == \
+           [{k: v for k, v in h.items() if k != "seconds"} for h in whole.history]
+
+
+def test_bf16_autocast_on_cpu_trains_and_changes_the_arithmetic(tmp_path, smoke_data):
+    preset = get_preset("smoke", epochs=1)
+    fp32 = train(preset, tmp_path / "fp32", device="cpu", progress=False, data=smoke_data)
+    bf16 = train(preset, tmp_path / "bf16", device="cpu", progress=False, data=smoke_data,
+                 options=TrainOptions(precision="bf16"))
+    assert np.isfinite(bf16.history[0]["validation_loss"])
+    assert not torch.equal(fp32.model.encoder[0].weight, bf16.model.encoder[0].weight)
+    assert all(tensor.dtype == torch.float32 for tensor in bf16.model.state_dict().values())  # fp32 master weights
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(precision="fp16"), "precision must be one of"),
+    (dict(checkpoint_every=-1), "checkpoint_every must be an integer ≥ 0"),
+    (dict(stop_at_step=2.5), "stop_at_step must be an integer ≥ 0 or None"),
+])
+def test_bad_options_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        TrainOptions(**options)

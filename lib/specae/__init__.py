@@ -2,6 +2,12 @@
 
 __version__ = "0.1.0"
 
+import warnings  # noqa: E402
+
+# `python -m specae.train` (the torchrun entry) imports this package, which imports specae.train, before
+# runpy executes the module as __main__; runpy then warns although only __main__'s main() runs. Harmless.
+warnings.filterwarnings("ignore", message="'specae.train' found in sys.modules", category=RuntimeWarning)
+
 from .autoencoder import (  # noqa: E402
     AutoencoderConfig,
     SpectrumAutoencoder,

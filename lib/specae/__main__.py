@@ -1,6 +1,7 @@
 """Command line of specae.
 
 ``python -m specae train --preset quick --out runs/quick --set latent_dim=8``
+``torchrun --nproc_per_node=K -m specae.train --preset paper --out runs/paper`` (same options, K processes)
 ``python -m specae ingest DIR --out STORE``
 ``python -m specae fetch --ids FILE --out DIR``
 ``python -m specae samples`` (fetch the real HARPS sample files)
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
 
 from tqdm import tqdm
@@ -18,7 +20,8 @@ from .fetch import ESO_DOWNLOAD_URL, fetch_products, read_product_ids
 from .presets import PRESETS, get_preset
 from .samples import fetch_samples, samples_dir
 from .store import ingest
-from .train import DEVICE_CHOICES, train
+from .sources import training_source
+from .train import DEVICE_CHOICES, PRECISIONS, TrainOptions, train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a preset setting, e.g. --set latent_dim=8 --set beta=0 (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--store", default=None, help="train on the spectra of this on-disk store (streamed)")
+    run.add_argument("--stream", action="store_true",
+                     help="render the synthetic spectra batch by batch on the device instead of holding them in memory")
+    run.add_argument("--precision", default="auto", choices=PRECISIONS,
+                     help="auto: bf16 autocast on CUDA, fp32 elsewhere")
+    run.add_argument("--compile", action="store_true", help="run the training steps through torch.compile")
+    run.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
+                     help="also checkpoint every STEPS steps (default: at the end of each epoch only)")
+    run.add_argument("--stop-at-step", type=int, default=None, metavar="STEP",
+                     help="checkpoint and stop after STEP steps in all (run again to resume)")
     store = commands.add_parser("ingest", help="build or extend an on-disk store from a folder of FITS files")
     store.add_argument("source", help="folder searched recursively for *.fits")
     store.add_argument("--out", required=True, help="store folder (created, or resumed if it exists)")
@@ -59,10 +72,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset, **dict(_parse_override(item) for item in args.set))
-    result = train(preset, args.out, device=args.device, progress=not args.no_progress)
+    options = TrainOptions(precision=args.precision, compile=args.compile, checkpoint_every=args.checkpoint_every,
+                           stop_at_step=args.stop_at_step)
+    data = training_source(preset.data, store=args.store, stream=args.stream)
+    result = train(preset, args.out, device=args.device, progress=not args.no_progress, data=data, options=options)
     last = result.history[-1] if result.history else {}
-    print(f"{result.checkpoint}: epoch {last.get('epoch', 0)}, "
-          f"validation reconstruction {last.get('validation_reconstruction', float('nan')):.5f}")
+    if os.environ.get("RANK", "0") == "0":  # one line per job, also under torchrun
+        done = f"{result.checkpoint}: step {result.steps}, epoch {last.get('epoch', 0)} of {preset.train.epochs}"
+        if last.get("step") != result.steps:
+            print(f"{done} (stopped inside an epoch; run the same command again to resume)")
+        else:
+            print(f"{done}, validation reconstruction {last['validation_reconstruction']:.5f}")
     return 0
 
 

@@ -129,17 +129,22 @@ class SpectrumAutoencoder(nn.Module):
         n_channels, n_positions = self.config.bottleneck_shape
         return self.decoder(self.fc_decode(z).view(-1, n_channels, n_positions))
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> AutoencoderOutput:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
+                noise: torch.Tensor | None = None) -> AutoencoderOutput:
         """Encode and decode x: (batch, 1, L).
 
-        In training mode a β-VAE samples z = μ + ε·exp(½ log σ²) with ε from ``generator``;
-        otherwise z = μ (the released model's deterministic inference).
+        In training mode a β-VAE samples z = μ + ε·exp(½ log σ²) with ε = ``noise`` (batch, latent_dim)
+        when given, else drawn from ``generator``; otherwise z = μ (the released model's deterministic
+        inference).
         """
         mu, logvar = self.encode(x)
         z = mu
         if logvar is not None and self.training:
-            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-            z = mu + eps * torch.exp(0.5 * logvar)
+            if noise is None:
+                noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            elif noise.shape != mu.shape:
+                raise ValueError(f"noise must have shape {tuple(mu.shape)}, got {tuple(noise.shape)}")
+            z = mu + noise * torch.exp(0.5 * logvar)
         return AutoencoderOutput(reconstruction=self.decode(z), mu=mu, logvar=logvar, z=z)
 
     def _check_input(self, x: torch.Tensor) -> None:
@@ -157,22 +162,26 @@ class SpectrumAutoencoder(nn.Module):
             )
 
 
-def masked_l1_kl_loss(output: AutoencoderOutput, target: torch.Tensor, mask: torch.Tensor, beta: float) -> LossTerms:
+def masked_l1_kl_loss(output: AutoencoderOutput, target: torch.Tensor, mask: torch.Tensor, beta: float,
+                      n_valid: torch.Tensor | None = None, n_spectra: int | None = None) -> LossTerms:
     """Masked L1 reconstruction plus β·KL(q(z|x) ‖ N(0, I)).
 
     target: (batch, 1, L); mask: (batch, L) or (batch, 1, L) bool, True on pixels that count.
     reconstruction: mean |target − output| over valid pixels of the batch (masked pixels are ignored).
     kl: summed over latent dimensions, averaged over the batch (0 for a deterministic model).
+    n_valid, n_spectra: divide by these totals instead (valid pixels and spectra of a whole batch that
+    is split across processes, this call seeing one slice), so the slices' terms add up to the batch's.
     """
     mask = mask.reshape(target.shape).to(target.dtype)
-    n_valid = mask.sum()
+    n_valid = mask.sum() if n_valid is None else torch.as_tensor(n_valid, dtype=target.dtype, device=target.device)
     if n_valid == 0:
         raise ValueError("every pixel in the batch is masked; nothing to reconstruct")
     reconstruction = (mask * (output.reconstruction - target).abs()).sum() / n_valid
     if output.logvar is None:
         kl = torch.zeros((), dtype=target.dtype, device=target.device)
     else:
-        kl = -0.5 * (1 + output.logvar - output.mu.pow(2) - output.logvar.exp()).sum(dim=1).mean()
+        per_spectrum = (1 + output.logvar - output.mu.pow(2) - output.logvar.exp()).sum(dim=1)
+        kl = -0.5 * (per_spectrum.mean() if n_spectra is None else per_spectrum.sum() / n_spectra)
     return LossTerms(total=reconstruction + beta * kl, reconstruction=reconstruction, kl=kl)
 
 

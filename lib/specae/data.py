@@ -38,15 +38,24 @@ class SpectraSet:
         """(n_spectra,) object identifier of each spectrum."""
         return np.asarray(self.labels["object_id"])
 
+    @property
+    def n_pixels(self) -> int:
+        return self.flux.shape[1]
+
+    def batch(self, indices: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, 1, L) normalised flux and (batch, L) mask of spectra ``indices`` on ``device``."""
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return self.flux[index].unsqueeze(1).to(device), self.mask[index].to(device)
+
 
 def load_synthetic(config: DataConfig) -> SpectraSet:
     """Render and median-normalise every spectrum of the configured synthetic survey (deterministic)."""
     survey = SyntheticSurvey(config.synthetic, config.grid)
-    n_bytes = len(survey) * config.grid.n_pixels * 5
-    if n_bytes > IN_MEMORY_LIMIT_BYTES:
+    if not fits_in_memory(config):
         raise ValueError(
-            f"{len(survey)} spectra × {config.grid.n_pixels} px need {n_bytes / 1024**3:.1f} GiB in memory "
-            f"(limit {IN_MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB); lower n_spectra or raise grid_factor"
+            f"{len(survey)} spectra × {config.grid.n_pixels} px need {_bytes_in_memory(config) / 1024**3:.1f} GiB "
+            f"in memory (limit {IN_MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB); lower n_spectra or raise grid_factor, "
+            "or stream the spectra (specae.sources.RenderedSource)"
         )
     mask = config.grid.mask_tensor()
     parts = [
@@ -60,3 +69,12 @@ def load_synthetic(config: DataConfig) -> SpectraSet:
         degenerate=torch.cat([p.degenerate for p in parts]).numpy(),
         labels=survey.labels,
     )
+
+
+def fits_in_memory(config: DataConfig) -> bool:
+    """Whether :func:`load_synthetic` may hold the configured survey (within :data:`IN_MEMORY_LIMIT_BYTES`)."""
+    return _bytes_in_memory(config) <= IN_MEMORY_LIMIT_BYTES
+
+
+def _bytes_in_memory(config: DataConfig) -> int:
+    return config.synthetic.n_spectra * config.grid.n_pixels * 5  # float32 flux + bool mask

@@ -21,6 +21,7 @@ import io
 import json
 import multiprocessing
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -56,7 +57,12 @@ class IngestReport:
 
 
 class SpectrumStore:
-    """Read access to a store folder: ``len``, ``labels``, ``rejects`` and ``flux(indices)`` (memory-mapped)."""
+    """Read access to a store folder: ``len``, ``labels``, ``rejects`` and ``flux(indices)``.
+
+    ``flux`` reads the requested rows with positioned reads into a fresh array, so a process that
+    streams through the whole store keeps only the rows it holds (a memory map would keep every page it
+    touched resident, and the resident size would grow with the store).
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -67,7 +73,8 @@ class SpectrumStore:
         if self.manifest.get("format") != STORE_FORMAT:
             raise ValueError(f"{manifest_path} has format {self.manifest.get('format')}, expected {STORE_FORMAT}")
         self.grid = Grid(self.manifest["grid_factor"])
-        self._shards = [np.load(self.path / shard["file"], mmap_mode="r") for shard in self.manifest["shards"]]
+        self._files = [self.path / shard["file"] for shard in self.manifest["shards"]]
+        self._data_starts: dict[int, int] = {}  # shard → byte offset of its first row, read on first use
         self._offsets = np.cumsum([0] + [shard["rows"] for shard in self.manifest["shards"]])
 
     def __len__(self) -> int:
@@ -88,11 +95,36 @@ class SpectrumStore:
         indices = np.atleast_1d(np.asarray(indices, dtype=np.int64))
         if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
             raise IndexError(f"spectrum indices must lie in [0, {len(self)})")
-        shard = np.searchsorted(self._offsets, indices, side="right") - 1
+        shards = np.searchsorted(self._offsets, indices, side="right") - 1
+        rows = indices - self._offsets[shards]
         out = np.empty((indices.size, self.grid.n_pixels), dtype=np.float32)
-        for i, (s, row) in enumerate(zip(shard, indices - self._offsets[shard])):
-            out[i] = self._shards[s][row]
+        row_bytes = out.shape[1] * out.itemsize
+        for shard in np.unique(shards):
+            where = np.flatnonzero(shards == shard)
+            start = self._data_start(int(shard))
+            descriptor = os.open(self._files[shard], os.O_RDONLY)
+            try:
+                for i in where[np.argsort(rows[where], kind="stable")]:  # in file order
+                    position = start + int(rows[i]) * row_bytes
+                    if os.preadv(descriptor, [memoryview(out[i]).cast("B")], position) != row_bytes:
+                        raise OSError(f"{self._files[shard]} ends before row {rows[i]}; the store is damaged")
+            finally:
+                os.close(descriptor)
         return out
+
+    def _data_start(self, shard: int) -> int:
+        """Byte offset of row 0 in shard file ``shard``, after checking its dtype and shape."""
+        if shard not in self._data_starts:
+            with open(self._files[shard], "rb") as handle:
+                version = np.lib.format.read_magic(handle)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, fortran_order, dtype = read_header(handle)
+                expected = (self.manifest["shards"][shard]["rows"], self.grid.n_pixels)
+                if shape != expected or fortran_order or dtype != np.float32:
+                    raise ValueError(f"{self._files[shard]} holds {dtype} {shape}, expected float32 {expected}")
+                self._data_starts[shard] = handle.tell()
+        return self._data_starts[shard]
 
 
 def ingest(
@@ -140,6 +172,30 @@ def ingest(
                 pending, stored, rejected = [], [], []
         _commit(store, manifest, pending, stored, rejected)
     return IngestReport(seen=len(files), stored=n_stored, rejected=n_rejected, skipped=len(files) - len(todo))
+
+
+def add_spectra(store: str | os.PathLike, flux: np.ndarray, rows: list[dict], grid_factor: int = 1,
+                shard_size: int = 256) -> None:
+    """Append spectra that are already on the analysis grid, e.g. rendered synthetic ones.
+
+    flux: (n, n_pixels) raw flux (ADU) on the grid of ``grid_factor``; rows: one label dict per spectrum,
+    each with a ``source`` not yet in the store (what ingest records as the file name) and the same keys.
+    """
+    store = Path(store)
+    manifest = _open_manifest(store, grid_factor)
+    flux = np.asarray(flux, dtype=np.float32)
+    if flux.ndim != 2 or flux.shape[1] != manifest["n_pixels"] or len(rows) != len(flux):
+        raise ValueError(f"need flux of shape (n, {manifest['n_pixels']}) and one label row per spectrum; "
+                         f"got flux {flux.shape} and {len(rows)} rows")
+    sources = [str(row["source"]) for row in rows]
+    known = set(_read_tables(store, [shard["labels"] for shard in manifest["shards"]])["source"])
+    repeated = sorted((known & set(sources)) | {name for name, n in Counter(sources).items() if n > 1})[:3]
+    if repeated:
+        raise ValueError(f"sources must be new and unique; {repeated} already stored or repeated")
+    _remove_interrupted_writes(store)
+    for first in range(0, len(flux), shard_size):
+        chunk = slice(first, first + shard_size)
+        _commit(store, manifest, list(flux[chunk]), [dict(row) for row in rows[chunk]], [])
 
 
 def _load(path: str, grid_factor: int):

@@ -1,0 +1,73 @@
+"""Streaming sources: training on spectra streamed from an on-disk store, or rendered batch by batch,
+takes exactly the steps of training on the same spectra held in memory (bit for bit on CPU)."""
+
+import numpy as np
+import pytest
+import torch
+
+from specae import get_preset, load_synthetic, train
+from specae.sources import RenderedSource, StoreSource, training_source
+from specae.store import SpectrumStore, add_spectra
+from specae.synthetic import SyntheticSurvey
+
+PRESET = get_preset("smoke", epochs=1)
+
+
+@pytest.fixture(scope="module")
+def in_memory(tmp_path_factory, one_thread):
+    return train(PRESET, tmp_path_factory.mktemp("memory"), device="cpu", progress=False,
+                 data=load_synthetic(PRESET.data))
+
+
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory):
+    """The smoke survey's raw spectra in a store, shards of 40; object names sort like their ids (same split)."""
+    survey = SyntheticSurvey(PRESET.data.synthetic, PRESET.data.grid)
+    raw = survey.render(np.arange(len(survey))).numpy()
+    rows = [dict(source=f"synthetic/{i:05d}", object=f"star {object_id:05d}") for i, object_id in enumerate(survey.object_ids)]
+    path = tmp_path_factory.mktemp("store")
+    add_spectra(path, raw, rows, grid_factor=PRESET.data.grid_factor, shard_size=40)
+    return path
+
+
+def _assert_same_weights(a, b):
+    for name, tensor in a.model.state_dict().items():
+        assert torch.equal(tensor, b.model.state_dict()[name]), name
+
+
+def test_store_holds_the_written_spectra(smoke_store):
+    store = SpectrumStore(smoke_store)
+    survey = SyntheticSurvey(PRESET.data.synthetic, PRESET.data.grid)
+    indices = np.array([95, 3, 41, 40, 39, 3])  # across shards, unordered, repeated
+    assert np.array_equal(store.flux(indices), survey.render(indices).numpy())
+    assert len(store.manifest["shards"]) == 3
+    assert list(store.labels["object"]) == [f"star {i:05d}" for i in survey.object_ids]
+
+
+def test_training_from_the_store_equals_training_in_memory(tmp_path, in_memory, smoke_store, one_thread):
+    streamed = train(PRESET, tmp_path, device="cpu", progress=False, data=StoreSource(smoke_store, PRESET.data))
+    assert np.array_equal(streamed.split.train, in_memory.split.train)
+    _assert_same_weights(streamed, in_memory)
+    assert streamed.history[0]["validation_loss"] == in_memory.history[0]["validation_loss"]
+
+
+def test_training_on_spectra_rendered_per_batch_equals_training_in_memory(tmp_path, in_memory, one_thread):
+    rendered = train(PRESET, tmp_path, device="cpu", progress=False, data=training_source(PRESET.data, stream=True))
+    _assert_same_weights(rendered, in_memory)
+
+
+def test_the_paper_survey_is_rendered_per_batch_not_held_in_memory():
+    assert isinstance(training_source(get_preset("paper").data), RenderedSource)
+
+
+def test_a_store_on_another_grid_is_refused_with_the_fix(smoke_store):
+    with pytest.raises(ValueError, match="grid factor 320, the preset trains on 40; set grid_factor=320"):
+        StoreSource(smoke_store, get_preset("quick").data)
+
+
+def test_spectra_already_in_the_store_are_refused(smoke_store):
+    flux = np.ones((2, PRESET.data.grid.n_pixels), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"\['synthetic/00001'\] already stored or repeated"):
+        add_spectra(smoke_store, flux, [dict(source="new", object="x"), dict(source="synthetic/00001", object="x")],
+                    grid_factor=PRESET.data.grid_factor)
+    assert len(SpectrumStore(smoke_store)) == 96  # nothing was added
