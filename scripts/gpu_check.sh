@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One short check of the GPU path (about 3 minutes): generator on the device, the smoke preset trained
-# on cuda, and paper-architecture training-step throughput in fp32 and bf16. Results: $OUT/gpu_check.json.
+# One short check of the GPU path (about 4 minutes): GEMM and bandwidth ceilings, the generator on the device,
+# the smoke preset trained on cuda, paper-preset step throughput (fp32, bf16) and 100 steps of paper training
+# streamed from spectra rendered on the device. Results: $OUT/gpu_check.json.
 #
 # On a machine whose Python has torch but not our other packages, put their wheels in .whl/ first
 # (see README, "GPU"); they are installed into /tmp/site and the package is used from lib/.

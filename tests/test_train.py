@@ -137,7 +137,22 @@ def test_bf16_autocast_on_cpu_trains_and_changes_the_arithmetic(tmp_path, smoke_
     (dict(precision="fp16"), "precision must be one of"),
     (dict(checkpoint_every=-1), "checkpoint_every must be an integer ≥ 0"),
     (dict(stop_at_step=2.5), "stop_at_step must be an integer ≥ 0 or None"),
+    (dict(eval_spectra=-1), "eval_spectra must be an integer ≥ 0"),
 ])
 def test_bad_options_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         TrainOptions(**options)
+
+
+def test_large_validation_sets_are_evaluated_on_a_fixed_subset():
+    from specae.sampler import Split
+    from specae.train import _evaluation_sets
+
+    split = Split(train=np.arange(0, 5000), validation=np.arange(5000, 9000))
+    preset = get_preset("smoke")
+    validation, probe = _evaluation_sets(split, preset, limit=300)
+    assert len(validation) == len(probe) == 300 and np.isin(validation, split.validation).all()
+    assert np.isin(probe, split.train).all() and np.all(np.diff(validation) > 0)
+    assert np.array_equal(validation, _evaluation_sets(split, preset, limit=300)[0])  # the same every epoch
+    assert np.array_equal(_evaluation_sets(split, preset, limit=0)[0], split.validation)
+    assert np.array_equal(_evaluation_sets(split, preset, limit=4000)[0], split.validation)

@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="also checkpoint every STEPS steps (default: at the end of each epoch only)")
     run.add_argument("--stop-at-step", type=int, default=None, metavar="STEP",
                      help="checkpoint and stop after STEP steps in all (run again to resume)")
+    run.add_argument("--eval-spectra", type=int, default=TrainOptions.eval_spectra, metavar="N",
+                     help="measure the validation error each epoch on at most N spectra (0: all)")
     store = commands.add_parser("ingest", help="build or extend an on-disk store from a folder of FITS files")
     store.add_argument("source", help="folder searched recursively for *.fits")
     store.add_argument("--out", required=True, help="store folder (created, or resumed if it exists)")
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset, **dict(_parse_override(item) for item in args.set))
     options = TrainOptions(precision=args.precision, compile=args.compile, checkpoint_every=args.checkpoint_every,
-                           stop_at_step=args.stop_at_step)
+                           stop_at_step=args.stop_at_step, eval_spectra=args.eval_spectra)
     data = training_source(preset.data, store=args.store, stream=args.stream)
     result = train(preset, args.out, device=args.device, progress=not args.no_progress, data=data, options=options)
     last = result.history[-1] if result.history else {}

@@ -87,6 +87,8 @@ class TrainOptions:
     to fit a job into a scheduler's time limit; calling again resumes.
     prefetch: prepare the next batch in a background thread while the current step runs (streaming
     sources only; in-memory batches are a copy away).
+    eval_spectra: the end-of-epoch validation error is measured on at most this many validation spectra,
+    a fixed seeded subset (0: all). The paper survey's object-disjoint validation set holds >100k spectra.
     """
 
     precision: str = "auto"
@@ -94,6 +96,7 @@ class TrainOptions:
     checkpoint_every: int = 0
     stop_at_step: int | None = None
     prefetch: bool = True
+    eval_spectra: int = 4_096
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -102,6 +105,8 @@ class TrainOptions:
             raise ValueError(f"checkpoint_every must be an integer ≥ 0 (0 = per epoch), got {self.checkpoint_every!r}")
         if self.stop_at_step is not None and (not isinstance(self.stop_at_step, int) or self.stop_at_step < 0):
             raise ValueError(f"stop_at_step must be an integer ≥ 0 or None, got {self.stop_at_step!r}")
+        if not isinstance(self.eval_spectra, int) or self.eval_spectra < 0:
+            raise ValueError(f"eval_spectra must be an integer ≥ 0 (0 = all), got {self.eval_spectra!r}")
 
     def autocast_dtype(self, device: torch.device) -> torch.dtype | None:
         """bfloat16 when this run autocasts on ``device``, else None (plain fp32)."""
@@ -147,7 +152,7 @@ def _train(preset: Preset, out_dir: Path, ranks: distributed.Ranks, resume: bool
     split = _usable_split(preset, data)
     cfg = preset.train
 
-    with _deterministic(torch_device), torch.random.fork_rng(devices=[]):
+    with kernel_settings(torch_device), torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(cfg.seed, 1))
         model = SpectrumAutoencoder(preset.model).to(torch_device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
@@ -169,12 +174,12 @@ def _train(preset: Preset, out_dir: Path, ranks: distributed.Ranks, resume: bool
     stop_at = cfg.epochs * steps_per_epoch if options.stop_at_step is None else options.stop_at_step
     stepper = _step_model(model, ranks, options)
     autocast = options.autocast_dtype(torch_device)
-    train_probe = _train_probe(split, preset)
+    validation_set, train_probe = _evaluation_sets(split, preset, options.eval_spectra)
     save = functools.partial(_save_checkpoint, checkpoint_path, preset, model, optimizer, ranks=ranks, split=split,
                              data=data)
     bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=step, disable=not progress, desc=f"train {preset.name}",
                unit="step")
-    with _deterministic(torch_device), bar:
+    with kernel_settings(torch_device), bar:
         while epoch < cfg.epochs and step < stop_at:
             started = time.perf_counter()
             model.train()
@@ -188,14 +193,9 @@ def _train(preset: Preset, out_dir: Path, ranks: distributed.Ranks, resume: bool
                     group["lr"] = learning_rate_at(step, cfg.learning_rate, cfg.lr_schedule, cfg.lr_warmup_steps,
                                                    cfg.epochs * steps_per_epoch)
                 noise = _noise(preset, step, len(batch), torch_device)
-                with torch.autocast(torch_device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
-                    output = stepper(flux, noise=None if noise is None else noise[offset : offset + len(indices)])
-                terms = _loss(_in_fp32(output), flux, mask, beta, len(batch), ranks)
-                optimizer.zero_grad(set_to_none=True)
-                (terms.total * ranks.world_size).backward()  # DDP averages over ranks; each slice holds its share
-                if cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
+                terms = optimisation_step(stepper, optimizer, flux, mask, beta, cfg.grad_clip, autocast,
+                                          noise=None if noise is None else noise[offset : offset + len(indices)],
+                                          n_batch=len(batch), ranks=ranks)
                 step += 1
                 epoch_sums += ranks.sum(torch.stack([terms.total, terms.reconstruction, terms.kl]).detach()).tolist()
                 bar.update(1)
@@ -206,7 +206,7 @@ def _train(preset: Preset, out_dir: Path, ranks: distributed.Ranks, resume: bool
                 save(epoch=epoch, step=step, history=history, epoch_sums=epoch_sums)
                 break
             epoch += 1
-            validation = evaluate(model, data, split.validation, beta, torch_device, ranks, autocast)
+            validation = evaluate(model, data, validation_set, beta, torch_device, ranks, autocast)
             train_eval = evaluate(model, data, train_probe, beta, torch_device, ranks, autocast)
             history.append(dict(
                 epoch=epoch, step=step, beta=beta,
@@ -222,6 +222,27 @@ def _train(preset: Preset, out_dir: Path, ranks: distributed.Ranks, resume: bool
     model.eval()
     return TrainResult(preset=preset, model=model, history=history, checkpoint=checkpoint_path, split=split, data=data,
                        steps=step)
+
+
+def optimisation_step(stepper: torch.nn.Module, optimizer: torch.optim.Optimizer, flux: torch.Tensor,
+                      mask: torch.Tensor, beta: float, grad_clip: float = 0.0, autocast: torch.dtype | None = None,
+                      noise: torch.Tensor | None = None, n_batch: int | None = None,
+                      ranks: distributed.Ranks | None = None) -> LossTerms:
+    """One Adam step on a batch: forward (under ``autocast`` when given), masked L1 + β·KL, backward, clip, step.
+
+    stepper: the model, or its DDP / compiled wrapper; flux (b, 1, L), mask (b, L), noise (b, latent) or None.
+    With several ``ranks`` the batch is this rank's slice of ``n_batch`` spectra and the terms are its share.
+    """
+    ranks = ranks or distributed.Ranks(rank=0, world_size=1, device=flux.device)
+    with torch.autocast(flux.device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
+        output = stepper(flux, noise=noise)
+    terms = _loss(_in_fp32(output), flux, mask, beta, n_batch or len(flux), ranks)
+    optimizer.zero_grad(set_to_none=True)
+    (terms.total * ranks.world_size).backward()  # DDP averages over ranks; each slice holds its share
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], grad_clip)
+    optimizer.step()
+    return terms
 
 
 @torch.no_grad()
@@ -286,11 +307,16 @@ def _usable_split(preset: Preset, data: SpectraSet | BatchSource) -> Split:
     return Split(train=usable[split.train], validation=usable[split.validation])
 
 
-def _train_probe(split: Split, preset: Preset) -> np.ndarray:
-    """A fixed subset of training spectra, as many as the validation set, evaluated like it each epoch."""
+def _evaluation_sets(split: Split, preset: Preset, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """The validation spectra evaluated each epoch (all, or a fixed seeded subset of ``limit`` when there are
+    more) and a fixed subset of as many training spectra, evaluated like them."""
+    validation = split.validation
+    if limit and len(validation) > limit:
+        rng = np.random.default_rng(derive_seed(preset.data.split_seed, 4))
+        validation = np.sort(rng.choice(validation, size=limit, replace=False))
     rng = np.random.default_rng(derive_seed(preset.data.split_seed, 3))
-    n = min(len(split.train), len(split.validation))
-    return np.sort(rng.choice(split.train, size=n, replace=False))
+    n = min(len(split.train), len(validation))
+    return validation, np.sort(rng.choice(split.train, size=n, replace=False))
 
 
 def _step_model(model: SpectrumAutoencoder, ranks: distributed.Ranks, options: TrainOptions) -> torch.nn.Module:
@@ -400,8 +426,17 @@ def _field(config: dict, name: str):
 
 
 @contextlib.contextmanager
-def _deterministic(device: torch.device):
-    """Deterministic kernels on CPU (restored afterwards); accelerators keep their fast defaults."""
+def kernel_settings(device: torch.device):
+    """Deterministic kernels on CPU; on CUDA, cuDNN picks its fastest convolution algorithms by timing them
+    (``cudnn.benchmark``: the shapes never change within a run). Both restored afterwards."""
+    if device.type == "cuda":
+        previous = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = True
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.benchmark = previous
+        return
     if device.type != "cpu":
         yield
         return
