@@ -1,6 +1,6 @@
 """Peak memory of training streamed from an on-disk store, at N and 10 N spectra (327,680 px each).
 
-Run by hand from the repository root (not part of the tests; ≈ 5 minutes and 4 GB of disk on 2 CPU cores)::
+Run by hand from the repository root (not part of the tests; ≈ 11 minutes and 4 GB of disk on 2 CPU cores)::
 
     .venv/bin/python benchmarks/store_memory.py
     .venv/bin/python benchmarks/store_memory.py --spectra 256 --json store_memory.json

@@ -48,14 +48,18 @@ def timed(function, seconds: float, device: torch.device, warmup: int = 2) -> tu
     return calls, time.perf_counter() - start
 
 
-def gemm_flops_per_second(device: torch.device, dtype: torch.dtype = torch.float32, size: int = 4096,
-                          seconds: float = 3.0) -> float:
-    """FLOP/s of ``size`` × ``size`` matrix products on ``device`` (2 size³ FLOPs each)."""
+def gemm_flops_per_second(device: torch.device, dtype: torch.dtype = torch.float32, sizes: tuple[int, ...] | None = None,
+                          seconds: float = 2.0) -> float:
+    """Best FLOP/s of square matrix products (2 n³ FLOPs each) over ``sizes`` on ``device``
+    (default 1,024 to 4,096 on the CPU, 4,096 and 8,192 on accelerators)."""
     generator = torch.Generator(device=device).manual_seed(0)
-    a = torch.randn(size, size, generator=generator, device=device).to(dtype)
-    b = torch.randn(size, size, generator=generator, device=device).to(dtype)
-    calls, elapsed = timed(lambda: torch.mm(a, b), seconds, device)
-    return 2 * size**3 * calls / elapsed
+    best = 0.0
+    for size in sizes or ((1024, 2048, 3072, 4096) if device.type == "cpu" else (4096, 8192)):
+        a = torch.randn(size, size, generator=generator, device=device).to(dtype)
+        b = torch.randn(size, size, generator=generator, device=device).to(dtype)
+        calls, elapsed = timed(lambda: torch.mm(a, b), seconds, device)
+        best = max(best, 2 * size**3 * calls / elapsed)
+    return best
 
 
 def copy_bandwidth(device: torch.device, megabytes: int = 512, seconds: float = 2.0) -> float:
