@@ -9,7 +9,7 @@ def test_train_then_resume_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--preset", "smoke", "--out", str(out), "--device", "cpu", "--no-progress",
                  "--set", "epochs=1", "--set", "latent_dim=4"]) == 0
-    assert "step 5, epoch 1 of 1, validation reconstruction" in capsys.readouterr().out
+    assert "step 6, epoch 1 of 1, validation reconstruction" in capsys.readouterr().out
     assert main(["train", "--preset", "smoke", "--out", str(out), "--device", "cpu", "--no-progress",
                  "--set", "epochs=2", "--set", "latent_dim=4"]) == 0
     state = torch.load(out / "checkpoint.pt", weights_only=True)

@@ -12,13 +12,14 @@ the SHA-256 of the canonical JSON (sorted keys) of :func:`key_inputs`, which hol
   name: synthetic, population, line lists, line profiles, tellurics, grid, normalisation, data
   loading, seeding and ``data/harps_line_masks.npz``);
 * ``library``: ``specae.__version__`` and the SHA-256 of the training code, :data:`TRAINING_FILES`
-  (train, autoencoder, sampler, seeding, presets);
+  (train, autoencoder, sampler, seeding, presets, sources, distributed);
 * ``environment``: the torch and numpy versions and the device *type* (``cpu``, ``cuda``, ``mps``;
   ``"auto"`` is resolved first, ``cuda:1`` counts as ``cuda``), since they change the weights.
 
 So editing any of those files, bumping a version or changing one parameter gives a new key; old entries
 are left in place (delete the folder to reclaim space). Not in the key: the Python version, the CPU
-model and thread count, and every other module of the package (``atomic.py``, I/O of real spectra).
+model and thread count, and every other module of the package (``atomic.py``, I/O of real spectra:
+``store.py``, ``fits.py``).
 
 An entry ``cache_dir/<key>/`` holds ``checkpoint.pt`` (see :mod:`specae.train`), ``split.npz`` (the
 train/validation indices) and ``done.json`` (the key, its inputs and the history), written last. A run
@@ -76,7 +77,7 @@ DONE_NAME = "done.json"
 SPLIT_NAME = "split.npz"
 GENERATOR_FILES = ("synthetic.py", "population.py", "line_lists.py", "line_profile.py", "tellurics.py", "grid.py",
                    "normalization.py", "data.py", "seeding.py", "data/harps_line_masks.npz")
-TRAINING_FILES = ("train.py", "autoencoder.py", "sampler.py", "seeding.py", "presets.py")
+TRAINING_FILES = ("train.py", "autoencoder.py", "sampler.py", "seeding.py", "presets.py", "sources.py", "distributed.py")
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _BLOCK_BYTES = 1 << 20
 _log = logging.getLogger(__name__)
