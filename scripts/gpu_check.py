@@ -49,8 +49,8 @@ def check_smoke_training(device: torch.device) -> dict:
         return dict(epochs=run.history[-1]["epoch"], final_validation_reconstruction=run.history[-1]["validation_reconstruction"])
 
 
-def check_paper_step(device: torch.device, seconds: float, machine: dict, compile_too: bool) -> dict:
-    preset = get_preset("paper")
+def check_paper_step(device: torch.device, seconds: float, machine: dict, compile_too: bool, batch: int) -> dict:
+    preset = get_preset("paper", batch_size=batch)
     flops = training_flops_per_spectrum(preset.model)
     result = dict(gflop_per_spectrum=flops / 1e9)
     variants = [("fp32", False), ("bf16", False)] + ([("bf16", True)] if compile_too else [])
@@ -64,10 +64,10 @@ def check_paper_step(device: torch.device, seconds: float, machine: dict, compil
     return result
 
 
-def check_paper_training(device: torch.device, steps: int) -> dict:
+def check_paper_training(device: torch.device, steps: int, batch: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        run = train(get_preset("paper"), folder, device=str(device), progress=False,
+        run = train(get_preset("paper", batch_size=batch), folder, device=str(device), progress=False,
                     options=TrainOptions(stop_at_step=steps))
         elapsed = time.perf_counter() - start
         return dict(steps=run.steps, spectra_per_s_including_start=steps * run.preset.train.batch_size / elapsed,
@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seconds", type=float, default=15.0, help="timing per measurement")
     parser.add_argument("--paper-steps", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=32, help="paper-preset batch (the preset's own is 32)")
     parser.add_argument("--compile", action="store_true", help="also time the compiled bf16 step")
     parser.add_argument("--device", default="cuda", help="cuda, or cpu for a dry run")
     args = parser.parse_args()
@@ -87,8 +88,8 @@ def main() -> None:
     checks = (("machine", lambda: check_machine(device)),
               ("generator", lambda: check_generator(device, args.seconds)),
               ("smoke_training", lambda: check_smoke_training(device)),
-              ("paper_step", lambda: check_paper_step(device, args.seconds, report["machine"], args.compile)),
-              ("paper_training", lambda: check_paper_training(device, args.paper_steps)))
+              ("paper_step", lambda: check_paper_step(device, args.seconds, report["machine"], args.compile, args.batch)),
+              ("paper_training", lambda: check_paper_training(device, args.paper_steps, args.batch)))
     for name, check in checks:
         start = time.perf_counter()
         try:

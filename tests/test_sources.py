@@ -9,6 +9,7 @@ from specae import get_preset, load_synthetic, train
 from specae.sources import RenderedSource, StoreSource, training_source
 from specae.store import SpectrumStore, add_spectra
 from specae.synthetic import SyntheticSurvey
+from specae.train import TrainOptions
 
 PRESET = get_preset("smoke", epochs=1)
 
@@ -71,3 +72,14 @@ def test_spectra_already_in_the_store_are_refused(smoke_store):
         add_spectra(smoke_store, flux, [dict(source="new", object="x"), dict(source="synthetic/00001", object="x")],
                     grid_factor=PRESET.data.grid_factor)
     assert len(SpectrumStore(smoke_store)) == 96  # nothing was added
+
+
+def test_the_paper_preset_trains_end_to_end_on_rendered_spectra(tmp_path, one_thread):
+    """The full 327,680-px preset (batch 2 to stay light), one step from spectra rendered on the fly,
+    checkpointed on stopping; the 143k-spectrum validation set is never held in memory."""
+    result = train(get_preset("paper", batch_size=2), tmp_path, device="cpu", progress=False,
+                   options=TrainOptions(stop_at_step=1))
+    state = torch.load(result.checkpoint, weights_only=True)
+    assert isinstance(result.data, RenderedSource) and result.steps == state["step"] == 1
+    assert state["data_summary"]["n_spectra"] == 267_361 and np.isfinite(state["epoch_sums"]).all()
+    assert result.model.n_parameters == 7_046_997

@@ -27,13 +27,13 @@ from .presets import PRESETS, DataConfig, Preset, TrainConfig, get_preset, prese
 from .sampler import BalancedSampler, Split, object_disjoint_split, visibility_weights  # noqa: E402
 from .store import IngestReport, SpectrumStore, ingest  # noqa: E402
 from .synthetic import SyntheticConfig, SyntheticSurvey  # noqa: E402
-from .train import TrainResult, load_checkpoint, resolve_device, train  # noqa: E402
+from .train import TrainOptions, TrainResult, load_checkpoint, resolve_device, train  # noqa: E402
 
 __all__ = [
     "AutoencoderConfig", "BalancedSampler", "CacheInfo", "DataConfig", "FetchReport", "Grid",
     "HarpsSpectrum", "IngestReport", "NormalisedSpectra", "PRESETS", "Preset", "SpectraSet",
     "SpectrumAutoencoder", "SpectrumStore", "Split", "SyntheticConfig", "SyntheticSurvey", "TrainConfig",
-    "TrainResult", "beta_schedule", "cache_info", "cached_synthetic", "cached_train", "cached_train_many",
+    "TrainOptions", "TrainResult", "beta_schedule", "cache_info", "cached_synthetic", "cached_train", "cached_train_many",
     "check_parameters", "fetch_products", "get_preset", "ingest",
     "layer_table", "load_checkpoint", "load_synthetic", "masked_l1_kl_loss", "median_normalise",
     "object_disjoint_split", "paper_architecture", "place_on_grid", "preset_from_parameters",
