@@ -23,7 +23,6 @@ import argparse
 import datetime
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ import torch
 from specae import get_preset
 from specae.grid import Grid
 from specae.sources import RenderedSource, StoreSource
-from specae.throughput import step_throughput, synchronise
+from specae.throughput import step_throughput, timed
 
 from store_memory import build_store  # noqa: E402 (same folder)
 
@@ -42,14 +41,8 @@ BATCH = 32
 def rate(read, n_spectra: int, device: torch.device, seconds: float) -> float:
     """Spectra/s of ``read(indices)`` over random batches of 32 for about ``seconds``."""
     rng = np.random.default_rng(0)
-    read(rng.integers(0, n_spectra, BATCH))
-    synchronise(device)
-    start, done = time.perf_counter(), 0
-    while done == 0 or time.perf_counter() - start < seconds:
-        read(rng.integers(0, n_spectra, BATCH))
-        done += BATCH
-    synchronise(device)
-    return done / (time.perf_counter() - start)
+    calls, elapsed = timed(lambda: read(rng.integers(0, n_spectra, BATCH)), seconds, device, warmup=1)
+    return calls * BATCH / elapsed
 
 
 def main() -> None:

@@ -269,11 +269,10 @@ def evaluate(model: SpectrumAutoencoder, data: SpectraSet | BatchSource, indices
         n_valid += valid
         kl_sum += terms.kl.item() * len(batch)
     model.train(was_training)
+    count = len(indices)
     if ranks is not None and ranks.distributed:
-        totals, n_valid, kl_sum = ranks.sum(torch.tensor([totals, n_valid, kl_sum], dtype=torch.float64)).tolist()
-        count = ranks.sum(torch.tensor([len(indices)], dtype=torch.float64)).item()
-    else:
-        count = len(indices)
+        totals, n_valid, kl_sum, count = ranks.sum(torch.tensor([totals, n_valid, kl_sum, count],
+                                                                dtype=torch.float64)).tolist()
     reconstruction, kl = totals / n_valid, kl_sum / count
     return dict(loss=reconstruction + beta * kl, reconstruction=reconstruction, kl=kl)
 
