@@ -259,9 +259,9 @@ def cached_train_many(
     root = _root(cache_dir)
     missing = [p for p in dict.fromkeys(presets) if not cache_info(p, device, root).cached]
     cores = os.cpu_count() or 1
-    if workers is None:
-        workers = min(len(missing), cores) if resolve_device(device).type == "cpu" else 1
     on_cpu = resolve_device(device).type == "cpu"
+    if workers is None:
+        workers = min(len(missing), cores) if on_cpu else 1
     if workers > 1 and len(missing) > 1:
         for config in dict.fromkeys(p.data for p in missing):
             cached_synthetic(config, root)
