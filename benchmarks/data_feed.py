@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 from specae import get_preset
-from specae.grid import Grid
-from specae.sources import RenderedSource, StoreSource
-from specae.throughput import step_throughput, timed
+from specae.spectra.grid import Grid
+from specae.training.feeds import RenderedSource, StoreSource
+from throughput import step_throughput, timed
 
 from store_memory import build_store  # noqa: E402 (same folder)
 

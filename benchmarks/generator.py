@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from specae.grid import Grid
-from specae.synthetic import SyntheticConfig, SyntheticSurvey
+from specae.spectra.grid import Grid
+from specae.synth.survey import SyntheticConfig, SyntheticSurvey
 
 
 def spectra_per_second(survey: SyntheticSurvey, n: int, batch: int, device: str) -> float:

@@ -1,4 +1,4 @@
-"""Ingest throughput: files/s and MB/s of ``specae.store.ingest`` with one worker and with all cores.
+"""Ingest throughput: files/s and MB/s of ``specae.io.store.ingest`` with one worker and with all cores.
 
 Run by hand from the repository root (about a minute with the defaults; not part of the tests)::
 
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from specae.fits import HarpsSpectrum, write_adp
-from specae.grid import Grid, full_resolution_wavelength
-from specae.store import ingest
-from specae.synthetic import SyntheticConfig, SyntheticSurvey
+from specae.io.fits import HarpsSpectrum, write_adp
+from specae.spectra.grid import Grid, full_resolution_wavelength
+from specae.io.store import ingest
+from specae.synth.survey import SyntheticConfig, SyntheticSurvey
 
 RENDER_BATCH = 16  # spectra rendered at once, to bound memory
 

@@ -8,7 +8,7 @@ Run by hand from the repository root (not part of the tests; ≈ 11 minutes and 
 It writes two stores of synthetic spectra on the paper's grid (1.31 MB each): N and 10 N rows. To keep
 the set-up short, 64 spectra are rendered and repeated under new object names; memory does not depend
 on the values. For each store a fresh process trains one epoch (N or 10 N balanced draws, batch 32)
-from the store with :class:`specae.sources.StoreSource`, then reads every stored spectrum once more in
+from the store with :class:`specae.training.feeds.StoreSource`, then reads every stored spectrum once more in
 batches, and reports its peak resident set size (``ru_maxrss``). A small network on the full grid
 (channels 4…16, the released kernels and strides) keeps the time in reading and normalising.
 Goal: peak RSS at 10 N ≤ 1.2 × at N.
@@ -30,11 +30,11 @@ import numpy as np
 import torch
 
 from specae import get_preset, train
-from specae.grid import Grid
-from specae.sources import StoreSource
-from specae.store import add_spectra
-from specae.synthetic import SyntheticConfig, SyntheticSurvey
-from specae.train import TrainOptions
+from specae.spectra.grid import Grid
+from specae.training.feeds import StoreSource
+from specae.io.store import add_spectra
+from specae.synth.survey import SyntheticConfig, SyntheticSurvey
+from specae.training.loop import TrainOptions
 
 UNIQUE = 64
 CHANNELS = (4,) * 9 + (8,) * 4 + (16, 16)

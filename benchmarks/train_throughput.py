@@ -11,7 +11,7 @@ training loop calls) on one batch of the preset's spectra held on the device, co
 step with torch's flop counter and divides the achieved FLOP/s by the fp32 GEMM FLOP/s measured on
 the same device and thread count (bf16 GEMM too where the step runs in bf16). The paper preset runs at
 batch 4 on the CPU (a batch of 32 needs ≈ 20 GB of activations there). On CUDA the traffic estimate
-of ``specae.throughput.activation_bytes_per_spectrum`` gives the bandwidth-roofline fraction when
+of ``throughput.activation_bytes_per_spectrum`` gives the bandwidth-roofline fraction when
 ``--bandwidth-gbs`` names the device's memory bandwidth.
 """
 
@@ -27,9 +27,9 @@ from pathlib import Path
 import torch
 
 from specae import get_preset
-from specae.throughput import (activation_bytes_per_spectrum, gemm_flops_per_second, step_throughput,
+from throughput import (activation_bytes_per_spectrum, gemm_flops_per_second, step_throughput,
                                training_flops_per_spectrum)
-from specae.train import PRECISIONS, TrainOptions
+from specae.training.loop import PRECISIONS, TrainOptions
 
 CPU_BATCH = {"paper": 4}
 

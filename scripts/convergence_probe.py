@@ -17,7 +17,7 @@ import tempfile
 import time
 
 import specae
-from specae.bottleneck import error_table, pca_reconstruct, reconstruct
+from specae.analysis.bottleneck import error_table, pca_reconstruct, reconstruct
 
 SETTINGS = [dict(latent_dim=16, epochs=150), dict(latent_dim=16, epochs=150, learning_rate=3e-4),
             dict(latent_dim=4, epochs=150)]

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from specae.checksums import sha256_file
-from specae.samples import sample_path
+from specae._files import sha256_file
+from specae.io.real_samples import sample_path
+from specae.constants import SPEED_OF_LIGHT_KMS
 
 WHEEL = "iccf-0.4.15-py3-none-any.whl"
 WHEEL_SHA256 = "e541476aafb445945dff189eaf1eeb5f522ae469b80c493160233bf84fb3cc93"
@@ -34,7 +35,6 @@ MASK_TEFF_K = {"F9": 6000, "G2": 5770, "G8": 5480, "G9": 5380, "K2": 5040, "K6":
 # mask type → (sample spectrum, its CCF file with the RV)
 CALIBRATION_STARS = {"G2": ("HD41248_1_1_S1D_A.fits", "HD41248_1_1_S1D_A.fits"),
                      "M3": ("HARPS.2010-09-18T23:42:36.178_s1d_A.fits", "HARPS.2010-09-18T23:42:36.178_ccf_M2_A.fits")}
-SPEED_OF_LIGHT_KMS = 299_792.458
 
 
 def download_wheel(folder: Path) -> Path:

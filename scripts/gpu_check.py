@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from specae import get_preset, train
-from specae.grid import Grid
-from specae.synthetic import SyntheticConfig, SyntheticSurvey
-from specae.throughput import (activation_bytes_per_spectrum, copy_bandwidth, gemm_flops_per_second, step_throughput,
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # throughput.py
+
+from specae import get_preset, train  # noqa: E402
+from specae.spectra.grid import Grid
+from specae.synth.survey import SyntheticConfig, SyntheticSurvey
+from throughput import (activation_bytes_per_spectrum, copy_bandwidth, gemm_flops_per_second, step_throughput,
                                timed, training_flops_per_spectrum)
-from specae.train import TrainOptions
+from specae.training.loop import TrainOptions
 
 
 def check_machine(device: torch.device) -> dict:

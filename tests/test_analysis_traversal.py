@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from specae.analysis.traversal import doppler_shift_kms, monotonic_window, traverse
-from specae.grid import Grid
-from specae.synthetic import SyntheticSurvey
+from specae.spectra.grid import Grid
+from specae.synth.survey import SyntheticSurvey
 
 
 def test_traverse_replaces_one_node_only():

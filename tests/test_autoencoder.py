@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from specae.autoencoder import (
+from specae.model.autoencoder import (
     AutoencoderConfig, SpectrumAutoencoder, beta_schedule, layer_table, masked_l1_kl_loss, paper_architecture,
 )
 

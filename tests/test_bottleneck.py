@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from specae.bottleneck import error_table, line_core_mask, masked_l1, pca_reconstruct
-from specae.data import SpectraSet
+from specae.analysis.bottleneck import error_table, line_core_mask, masked_l1, pca_reconstruct
+from specae.spectra.spectra_set import SpectraSet
 
 
 def test_line_cores_are_the_dips_not_the_continuum():
@@ -43,7 +43,7 @@ def test_pca_with_enough_components_reconstructs_a_low_rank_set_exactly():
 
 
 def test_example_star_is_the_brightest_g_or_k_star():
-    from specae.bottleneck import example_star
+    from specae.analysis.bottleneck import example_star
 
     assert example_star([3_500, 5_200, 5_800, 7_000], [300, 40, 90, 500]) == 2
     assert example_star([3_500, 7_000], [10, 20]) == 0  # none in range: the first spectrum

@@ -14,10 +14,10 @@ import pytest
 import torch
 
 import specae
-import specae.cache as cache
+import specae.training.run_cache as cache
 from specae import Preset, cache_info, cached_train, get_preset, load_synthetic, run_key, train
 
-train_module = importlib.import_module("specae.train")  # the attribute specae.train is the function
+train_module = importlib.import_module("specae.training.loop")
 
 TINY = dict(epochs=1, n_spectra=48, n_objects=12)
 
@@ -129,34 +129,34 @@ def test_editing_generator_or_training_source_changes_the_key(tmp_path, monkeypa
     monkeypatch.setattr(cache, "_PACKAGE_DIR", copy)
     assert run_key(preset, "cpu") == base  # same bytes, same key
     keys = {base}
-    for name in ("synthetic.py", "tellurics.py", "data/harps_line_masks.npz", "autoencoder.py", "train.py"):
+    for name in ("synth/survey.py", "synth/tellurics.py", "synth/data/harps_line_masks.npz", "model/autoencoder.py",
+                 "training/loop.py"):
         original = (copy / name).read_bytes()
         (copy / name).write_bytes(original + b"\n# edited\n")
         keys.add(run_key(preset, "cpu"))
         (copy / name).write_bytes(original)
     assert len(keys) == 6
-    (copy / "population.py").unlink()
+    (copy / "synth/population.py").unlink()
     with pytest.raises(FileNotFoundError, match=r"cannot fingerprint the code: .*population.py is missing"):
         run_key(preset, "cpu")
 
 
 def test_fingerprinted_files_cover_what_training_imports():
-    """Every specae module that train.py imports, directly or not, is in the key (I/O helpers aside; a
-    module's `if __name__ == "__main__":` block is its command line, not training code)."""
-    package, seen, todo = cache._PACKAGE_DIR, set(), ["train.py"]
+    """Every specae module that the training loop imports, directly or not, is in the key (the I/O
+    helpers and the layers' re-exporting ``__init__`` files aside)."""
+    package, seen, todo = cache._PACKAGE_DIR, set(), ["training/loop.py"]
     while todo:
         name = todo.pop()
         if name in seen:
             continue
         seen.add(name)
-        tree = ast.parse((package / name).read_text())
-        tree.body = [node for node in tree.body if not (isinstance(node, ast.If) and "__main__" in ast.unparse(node.test))]
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                modules = [node.module] if node.module else [alias.name for alias in node.names]
-                todo += [f"{module}.py" for module in modules if (package / f"{module}.py").is_file()]
-    assert "synthetic.py" in seen and "line_profile.py" in seen
-    assert seen - set(cache.GENERATOR_FILES + cache.TRAINING_FILES) <= {"atomic.py", "store.py", "fits.py"}
+        for node in ast.walk(ast.parse((package / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("specae"):
+                parts = node.module.split(".")[1:]
+                candidates = [parts] + [parts + [alias.name] for alias in node.names]
+                todo += ["/".join(c) + ".py" for c in candidates if c and (package / ("/".join(c) + ".py")).is_file()]
+    assert "synth/survey.py" in seen and "synth/line_profile.py" in seen
+    assert seen - set(cache.GENERATOR_FILES + cache.TRAINING_FILES) <= {"_files.py", "io/store.py", "io/fits.py"}
 
 
 @pytest.mark.parametrize("damage", ["no done marker", "corrupt checkpoint", "missing split"])
@@ -234,7 +234,7 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 _WORKER = textwrap.dedent("""
     import logging, os, sys, time
     import torch
-    import specae.cache as cache
+    import specae.training.run_cache as cache
     from specae import get_preset
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     cache_dir, out, n_workers = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from specae import get_preset, load_synthetic
-from specae.autoencoder import SpectrumAutoencoder, masked_l1_kl_loss
-from specae.distributed import Ranks, check_batch_size
+from specae.model.autoencoder import SpectrumAutoencoder, masked_l1_kl_loss
+from specae.training.distributed import Ranks, check_batch_size
 
 CPU = torch.device("cpu")
 
@@ -50,7 +50,7 @@ def test_a_batch_smaller_than_the_process_count_is_refused():
 
 
 def _train_command(out, *launcher):
-    return [*launcher, "-m", "specae.train", "--preset", "smoke", "--device", "cpu", "--out", str(out), "--no-progress"]
+    return [*launcher, "-m", "specae", "train", "--preset", "smoke", "--device", "cpu", "--out", str(out), "--no-progress"]
 
 
 def test_torchrun_with_two_processes_matches_one_process_with_the_combined_batch(tmp_path):

@@ -9,8 +9,8 @@ import pytest
 from astropy.io import fits
 
 from specae.__main__ import main
-from specae.fetch import CHECKSUMS, fetch_products, read_product_ids
-from specae.fits import HarpsSpectrum, write_adp
+from specae.io.fetch import CHECKSUMS, fetch_products, read_product_ids
+from specae.io.fits import HarpsSpectrum, write_adp
 
 IDS = ["ADP.2014-09-16T11:04:45.123", "ADP.2017-01-02T03:04:05.678"]
 

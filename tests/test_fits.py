@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from specae.fits import HarpsSpectrum, read_spectrum, read_truth, write_adp
-from specae.grid import Grid, full_resolution_wavelength
-from specae.synthetic import SyntheticConfig, SyntheticSurvey
+from specae.io.fits import HarpsSpectrum, read_spectrum, read_truth, write_adp
+from specae.spectra.grid import Grid, full_resolution_wavelength
+from specae.synth.survey import SyntheticConfig, SyntheticSurvey
 
 META = dict(object="SYN000003", mjd=53921.16, date_obs="2006-07-05T03:52:40.071", exptime=302.0, snr=23.35,
             berv=-8.69, arcfile="SYN.2006-07-05T03:52:40.071.fits", prog_id="000.X-0000(A)", instrument="HARPS",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from specae.grid import (
+from specae.spectra.grid import (
     CCD_GAP_INDICES, N_PADDED_PIXELS, N_REAL_PIXELS, PAD_LEFT_PIXELS, Grid, full_resolution_mask,
     full_resolution_wavelength, place_on_grid,
 )

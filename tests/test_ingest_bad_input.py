@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from specae.fits import HarpsSpectrum, ProductError, read_spectrum, write_adp
-from specae.grid import Grid, full_resolution_wavelength
-from specae.samples import HARPS_ADP_SAMPLE, HARPS_S1D_SAMPLE, sample_path
-from specae.store import SpectrumStore, ingest
-from specae.synthetic import SyntheticConfig, SyntheticSurvey
+from specae.io.fits import HarpsSpectrum, ProductError, read_spectrum, write_adp
+from specae.spectra.grid import Grid, full_resolution_wavelength
+from specae.io.real_samples import HARPS_ADP_SAMPLE, HARPS_S1D_SAMPLE, sample_path
+from specae.io.store import SpectrumStore, ingest
+from specae.synth.survey import SyntheticConfig, SyntheticSurvey
 
 GOOD = {"ADP.synthetic-0.fits", "ADP.synthetic-nan-pixels.fits", HARPS_ADP_SAMPLE, f"night1/{HARPS_S1D_SAMPLE}"}
 REJECTED = {  # file → a key phrase of its reason

@@ -11,10 +11,10 @@ import time
 import numpy as np
 import torch
 
-from specae.fits import HarpsSpectrum, read_spectrum, write_adp
-from specae.grid import Grid, full_resolution_wavelength
-from specae.store import MANIFEST, SpectrumStore, ingest
-from specae.synthetic import SyntheticConfig, SyntheticSurvey
+from specae.io.fits import HarpsSpectrum, read_spectrum, write_adp
+from specae.spectra.grid import Grid, full_resolution_wavelength
+from specae.io.store import MANIFEST, SpectrumStore, ingest
+from specae.synth.survey import SyntheticConfig, SyntheticSurvey
 
 N_SPECTRA = 12
 GRID_FACTOR = 40  # small shards; the FITS files themselves are full resolution

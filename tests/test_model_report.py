@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from specae import model_report
-from specae.autoencoder import AutoencoderConfig, SpectrumAutoencoder, paper_architecture
-from specae.model_report import (
-    SPEED_OF_LIGHT_KM_S, architecture_summary, flops_per_spectrum, format_summary, layer_shapes,
-    measured_receptive_field, positions_seeing, receptive_field,
-)
-from specae.presets import get_preset
+from specae.book import model_figures
+from specae.book.model_figures import architecture_summary, format_summary
+from specae.constants import SPEED_OF_LIGHT_KMS
+from specae.model import report as model_report
+from specae.model.autoencoder import AutoencoderConfig, SpectrumAutoencoder, paper_architecture
+from specae.model.report import flops_per_spectrum, layer_shapes, measured_receptive_field, positions_seeing, receptive_field
+from specae.training.presets import get_preset
 
 # Small, irregular encoder: kernels 7/5/3/5, a stride-1 layer in the middle and at the end.
 TINY = AutoencoderConfig(input_length=96, channels=(3, 4, 4, 5, 6), kernels=(7, 5, 3, 5, 3),
@@ -24,7 +24,7 @@ def test_released_encoder_sees_65551_pixels_or_655_angstrom():
     assert field["step_angstrom"] == pytest.approx(0.01)
     assert field["angstrom"] == pytest.approx(655.51)
     assert field["jump_angstrom"] == pytest.approx(163.84)
-    assert field["km_s"] == pytest.approx(SPEED_OF_LIGHT_KM_S * 655.51 / 5500.0)
+    assert field["km_s"] == pytest.approx(SPEED_OF_LIGHT_KMS * 655.51 / 5500.0)
 
 
 @pytest.mark.parametrize("name", ["smoke", "quick"])
@@ -149,7 +149,7 @@ def test_smoke_summary_agrees_with_its_parts():
 
 def test_paper_summary_shows_the_released_totals(monkeypatch):
     # The FLOP count of the full model takes seconds on a CPU: stub it, the rest is exact.
-    monkeypatch.setattr(model_report, "flops_per_spectrum",
+    monkeypatch.setattr(model_figures, "flops_per_spectrum",
                         lambda config, device="cpu": dict(forward=1_393_950_720, training=4_145_152_000))
     shown = format_summary(architecture_summary(get_preset("paper")))["paper"]
     assert shown["parameters"] == "7,046,997"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from specae.normalization import median_normalise
+from specae.spectra.normalisation import median_normalise
 
 
 def _spectra(n=4, n_pix=1001, seed=0):
@@ -75,7 +75,7 @@ def test_bad_arguments_name_the_problem():
 
 
 def test_normalised_with_nan_marks_masked_pixels():
-    from specae.normalization import normalised_with_nan
+    from specae.spectra.normalisation import normalised_with_nan
     flux = torch.tensor([100.0, 200.0, 300.0, 0.0])
     mask = torch.tensor([True, True, True, False])
     out = normalised_with_nan(flux, mask)

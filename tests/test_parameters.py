@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from specae import check_parameters
+from specae.book.parameters import check_parameters
 
 CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from specae.grid import Grid
-from specae.presets import PRESETS, Preset, get_preset
+from specae.spectra.grid import Grid
+from specae.training.presets import PRESETS, Preset, get_preset
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

@@ -10,10 +10,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from specae.fits import HarpsSpectrum, ProductError, read_spectrum, write_adp
-from specae.grid import (N_PADDED_PIXELS, N_REAL_PIXELS, PAD_LEFT_PIXELS, PADDED_START_ANGSTROM, PIXEL_STEP_ANGSTROM,
+from specae.io.fits import HarpsSpectrum, ProductError, read_spectrum, write_adp
+from specae.spectra.grid import (N_PADDED_PIXELS, N_REAL_PIXELS, PAD_LEFT_PIXELS, PADDED_START_ANGSTROM, PIXEL_STEP_ANGSTROM,
                          place_on_grid)
-from specae.normalization import MEDIAN_VARIANTS, median_normalise
+from specae.spectra.normalisation import MEDIAN_VARIANTS, median_normalise
 
 any_float = st.floats(allow_nan=True, allow_infinity=True, width=32)
 

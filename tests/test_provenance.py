@@ -10,9 +10,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from pybtex.database import parse_file, parse_string  # noqa: E402
 
-import specae.cache  # noqa: E402
+import specae.training.run_cache  # noqa: E402
 from specae import get_preset  # noqa: E402
-from specae import provenance  # noqa: E402
+from specae.book import provenance  # noqa: E402
 from specae.__main__ import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def test_verify_marks_a_figure_stale_when_parameters_code_or_data_change(exporte
     assert [s.current for s in provenance.verify(folder, same)] == [True]
     (status,) = provenance.verify(folder, {"04_bottleneck": dict(PARAMETERS, latent_dim=4)})
     assert not status.current and status.reasons == ("parameters changed: latent_dim",)
-    monkeypatch.setattr(specae.cache, "generator_code_hash", lambda: "edited generator")
+    monkeypatch.setattr(specae.training.run_cache, "generator_code_hash", lambda: "edited generator")
     assert provenance.verify(folder, same)[0].reasons == ("data changed",)
     monkeypatch.setattr(provenance, "code_fingerprint", lambda: "edited code")
     assert "code changed" in provenance.verify(folder, same)[0].reasons

@@ -6,12 +6,12 @@ import tarfile
 import numpy as np
 import pytest
 
-import specae.samples as samples
-from specae.checksums import sha256_file
-from specae.fits import read_spectrum
-from specae.grid import Grid
-from specae.normalization import median_normalise
-from specae.samples import HARPS_ADP_SAMPLE, HARPS_S1D_SAMPLE, SAMPLE_FILES, fetch_samples, sample_path
+import specae.io.real_samples as samples
+from specae._files import sha256_file
+from specae.io.fits import read_spectrum
+from specae.spectra.grid import Grid
+from specae.spectra.normalisation import median_normalise
+from specae.io.real_samples import HARPS_ADP_SAMPLE, HARPS_S1D_SAMPLE, SAMPLE_FILES, fetch_samples, sample_path
 
 
 def test_real_adp_spectrum_loads_onto_the_paper_grid():

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from specae.sampler import BalancedSampler, object_disjoint_split, visibility_weights
+from specae.training.balanced_sampler import BalancedSampler, visibility_weights
+from specae.training.split import object_disjoint_split
 
 N_DRAWS = 100_000
 

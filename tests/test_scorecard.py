@@ -5,7 +5,7 @@ import pytest
 
 from specae.analysis import LabelNode, PaperComparison
 
-from specae.scorecard import (CLAIMS, check_c1, check_c2, check_c3, check_c4, check_c5, check_c6, check_c7)
+from specae.analysis.claims import (CLAIMS, check_c1, check_c2, check_c3, check_c4, check_c5, check_c6, check_c7)
 
 
 def rows(*errors, lines=None, continuum=None):

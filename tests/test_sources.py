@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from specae import get_preset, load_synthetic, train
-from specae.sources import RenderedSource, StoreSource, training_source
-from specae.store import SpectrumStore, add_spectra
-from specae.synthetic import SyntheticSurvey
-from specae.train import TrainOptions
+from specae.training.feeds import RenderedSource, StoreSource, training_source
+from specae.io.store import SpectrumStore, add_spectra
+from specae.synth.survey import SyntheticSurvey
+from specae.training.loop import TrainOptions
 
 PRESET = get_preset("smoke", epochs=1)
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from specae.__main__ import main
-from specae.fits import HarpsSpectrum, read_spectrum, write_adp
-from specae.grid import Grid, full_resolution_wavelength
-from specae.samples import HARPS_ADP_SAMPLE, HARPS_S1D_SAMPLE, sample_path
-from specae.store import MANIFEST, SpectrumStore, ingest
-from specae.synthetic import SyntheticConfig, SyntheticSurvey
+from specae.io.fits import HarpsSpectrum, read_spectrum, write_adp
+from specae.spectra.grid import Grid, full_resolution_wavelength
+from specae.io.real_samples import HARPS_ADP_SAMPLE, HARPS_S1D_SAMPLE, sample_path
+from specae.io.store import MANIFEST, SpectrumStore, ingest
+from specae.synth.survey import SyntheticConfig, SyntheticSurvey
 
 N_SYNTHETIC = 3
 

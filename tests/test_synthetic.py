@@ -9,11 +9,11 @@ import pytest
 import torch
 from astropy.io import fits
 
-from specae.grid import Grid
-from specae.population import EARTH_ORBITAL_SPEED_KMS, MAX_AIRMASS
-from specae.quality import der_snr
-from specae.samples import sample_path
-from specae.synthetic import (ECHELLE_CONSTANT_ANGSTROM, SPEED_OF_LIGHT_KMS, SyntheticConfig, SyntheticSurvey,
+from specae.spectra.grid import Grid
+from specae.synth.population import EARTH_ORBITAL_SPEED_KMS, MAX_AIRMASS
+from specae.spectra.quality import der_snr
+from specae.io.real_samples import sample_path
+from specae.synth.survey import (ECHELLE_CONSTANT_ANGSTROM, SPEED_OF_LIGHT_KMS, SyntheticConfig, SyntheticSurvey,
                               spectral_class_number)
 
 FULL = Grid(1)

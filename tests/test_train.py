@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from specae import get_preset, load_checkpoint, load_synthetic, resolve_device, train
-from specae.data import SpectraSet
-from specae.train import TrainOptions
+from specae.spectra.spectra_set import SpectraSet
+from specae.training.loop import TrainOptions
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_bad_input_names_the_problem(tmp_path, smoke_data):
 
 
 def test_cosine_schedule_warms_up_then_decays_to_two_percent():
-    from specae.autoencoder import learning_rate_at
+    from specae.model.autoencoder import learning_rate_at
 
     rates = [learning_rate_at(step, 3e-3, "cosine", 100, 672) for step in range(672)]
     assert rates[0] == pytest.approx(3e-5) and rates[99] == pytest.approx(3e-3)
@@ -145,8 +145,8 @@ def test_bad_options_are_refused(options, message):
 
 
 def test_large_validation_sets_are_evaluated_on_a_fixed_subset():
-    from specae.sampler import Split
-    from specae.train import _evaluation_sets
+    from specae.training.split import Split
+    from specae.training.loop import _evaluation_sets
 
     split = Split(train=np.arange(0, 5000), validation=np.arange(5000, 9000))
     preset = get_preset("smoke")

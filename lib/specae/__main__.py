@@ -1,7 +1,7 @@
 """Command line of specae.
 
 ``python -m specae train --preset quick --out runs/quick --set latent_dim=8``
-``torchrun --nproc_per_node=K -m specae.train --preset paper --out runs/paper`` (same options, K processes)
+``torchrun --nproc_per_node=K -m specae train --preset paper --out runs/paper`` (same options, K processes)
 ``python -m specae ingest DIR --out STORE``
 ``python -m specae fetch --ids FILE --out DIR``
 ``python -m specae samples`` (fetch the real HARPS sample files)
@@ -16,12 +16,12 @@ import sys
 
 from tqdm import tqdm
 
-from .fetch import ESO_DOWNLOAD_URL, fetch_products, read_product_ids
-from .presets import PRESETS, get_preset
-from .samples import fetch_samples, samples_dir
-from .store import ingest
-from .sources import training_source
-from .train import DEVICE_CHOICES, PRECISIONS, TrainOptions, train
+from specae.io.fetch import ESO_DOWNLOAD_URL, fetch_products, read_product_ids
+from specae.training.presets import PRESETS, get_preset
+from specae.io.real_samples import fetch_samples, samples_dir
+from specae.io.store import ingest
+from specae.training.feeds import training_source
+from specae.training.loop import DEVICE_CHOICES, PRECISIONS, TrainOptions, train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +104,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from .provenance import verify
+    from specae.book.provenance import verify
 
     statuses = verify(args.folder) if args.folder else verify()
     for status in statuses:

@@ -1,8 +1,8 @@
 """Latent-space analysis (paper §6 and beyond): informative nodes, mutual information with labels,
 disentanglement scores against true factors, label probes, latent traversals, the released files."""
 
-from .informative import informative_nodes, node_dispersion
-from .mutual_information import (
+from specae.analysis.informative import informative_nodes, node_dispersion
+from specae.analysis.mutual_information import (
     MI_BINS,
     MIEstimate,
     MIIndicator,
@@ -13,9 +13,9 @@ from .mutual_information import (
     mi_table,
     sigma_clip_label,
 )
-from .published import LABEL_COLUMNS, load_published_latents, published_labels, read_published_labels
-from .disentanglement import DisentanglementScores, FactorScores, disentanglement_scores
-from .probes import ProbeResult, object_folds, probe_labels
-from .traversal import MonotonicWindow, doppler_shift_kms, monotonic_window, traverse
-from .latents import encode_means
-from .paper_comparison import LabelNode, PaperComparison, compare_with_paper, label_node
+from specae.analysis.published import LABEL_COLUMNS, load_published_latents, published_labels, read_published_labels
+from specae.analysis.disentanglement import DisentanglementScores, FactorScores, disentanglement_scores
+from specae.analysis.probes import ProbeResult, object_folds, probe_labels
+from specae.analysis.traversal import MonotonicWindow, doppler_shift_kms, monotonic_window, traverse
+from specae.analysis.latents import encode_means
+from specae.analysis.paper_comparison import LabelNode, PaperComparison, compare_with_paper, label_node

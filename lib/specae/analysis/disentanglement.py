@@ -18,7 +18,7 @@ from sklearn.linear_model import Lasso
 from sklearn.metrics import mutual_info_score
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 
-from ._inputs import latent_matrix
+from specae.analysis._inputs import latent_matrix
 
 BIN_STRATEGIES = ("equal_width", "equal_frequency")
 

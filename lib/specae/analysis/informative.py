@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._inputs import latent_matrix
+from specae.analysis._inputs import latent_matrix
 
 STATISTICS = ("median", "mean")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..autoencoder import SpectrumAutoencoder
-from ..data import SpectraSet
+from specae.model.autoencoder import SpectrumAutoencoder
+from specae.spectra.spectra_set import SpectraSet
 
 
 @torch.no_grad()

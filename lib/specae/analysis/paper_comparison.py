@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.table import Table
 
-from .informative import informative_nodes
-from .mutual_information import estimate_mi, mi_indicator
+from specae.analysis.informative import informative_nodes
+from specae.analysis.mutual_information import estimate_mi, mi_indicator
 
 PAPER_LATENT_DIM = 128
 PAPER_INFORMATIVE_NODES = (11, 19, 58, 85, 99, 124)

@@ -26,7 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from ._inputs import latent_matrix
+from specae.analysis._inputs import latent_matrix
 
 MODELS = ("linear", "nonlinear")
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)

@@ -26,6 +26,8 @@ LABEL_COLUMNS = {
     "airmass": "airmass", "snr": "snr", "vsini": "vsini", "mass": "Mass",
 }
 MEDIAN_CUT = 50.0  # §6 notebook: spectra with median flux < 50 ADU are "noise-only"
+# The released checkpoint is "e182_i1500000": 1.5 M iterations of the training run (its file name).
+RELEASED_CHECKPOINT_ITERATIONS = 1_500_000
 
 
 def _float_column(col) -> np.ndarray:

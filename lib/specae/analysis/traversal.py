@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
 from scipy.signal import correlate
+from specae.constants import SPEED_OF_LIGHT_KMS
 
-SPEED_OF_LIGHT_KMS = 299_792.458
 
 
 @torch.no_grad()

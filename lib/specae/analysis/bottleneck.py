@@ -1,0 +1,87 @@
+"""Reconstruction against bottleneck size: the autoencoder's error, a PCA baseline at equal dimension, and
+the error on fine features (line cores) apart from the smooth continuum."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from specae.model.autoencoder import SpectrumAutoencoder
+from specae.spectra.spectra_set import SpectraSet
+
+_BATCH = 256
+
+
+@torch.no_grad()
+def reconstruct(model: SpectrumAutoencoder, data: SpectraSet, indices) -> np.ndarray:
+    """(n, n_pix) float32 reconstructions with z = μ of spectra ``indices``, on the CPU."""
+    model.eval()
+    device = next(model.parameters()).device
+    indices = np.asarray(indices, dtype=np.int64)
+    parts = [model.decode(model.encode(data.flux[indices[s : s + _BATCH]].to(device)[:, None, :])[0]).reshape(
+        -1, data.flux.shape[1]).cpu() for s in range(0, indices.size, _BATCH)]
+    return torch.cat(parts).numpy()
+
+
+def pca_reconstruct(data: SpectraSet, train, test, n_components: int, seed: int = 0) -> np.ndarray:
+    """(n_test, n_pix) reconstructions of spectra ``test`` from a PCA with ``n_components`` fitted on ``train``.
+
+    Masked pixels are zero in every spectrum, so they do not steer the components.
+    """
+    pca = PCA(n_components=n_components, svd_solver="full", random_state=seed)
+    pca.fit(data.flux[np.asarray(train)].numpy().astype(np.float64))
+    codes = pca.transform(data.flux[np.asarray(test)].numpy().astype(np.float64))
+    return pca.inverse_transform(codes).astype(np.float32)
+
+
+def line_core_mask(flux: np.ndarray, mask: np.ndarray, depth: float = 0.05, width: int = 15) -> np.ndarray:
+    """(n, n_pix) bool: valid pixels at least ``depth`` below their running maximum over ±``width`` pixels.
+
+    A data-driven stand-in for "fine features": absorption line cores and blends, not the continuum.
+    """
+    flux = np.where(mask, flux, -np.inf)
+    padded = np.pad(flux, ((0, 0), (width, width)), constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * width + 1, axis=1)
+    local_max = windows.max(axis=-1)
+    return mask & (flux < local_max - depth)
+
+
+def masked_l1(reconstruction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
+    """Mean |target − reconstruction| over the pixels where ``mask`` is True (all arrays (n, n_pix))."""
+    if not mask.any():
+        raise ValueError("no pixel selected: the mask is all False")
+    return float(np.abs(reconstruction - target)[mask].mean())
+
+
+def error_table(reconstructions: dict[int, np.ndarray], target: np.ndarray, mask: np.ndarray) -> list[dict]:
+    """Masked L1 of each reconstruction over all valid pixels, over line cores and over the continuum.
+
+    reconstructions: latent size → (n, n_pix); target, mask: (n, n_pix). One dict per size, sorted by size.
+    """
+    cores = line_core_mask(target, mask)
+    continuum = mask & ~cores
+    return [dict(size=size, all=masked_l1(r, target, mask), line_cores=masked_l1(r, target, cores),
+                 continuum=masked_l1(r, target, continuum)) for size, r in sorted(reconstructions.items())]
+
+
+def per_spectrum_l1(reconstruction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(n,) mean |target − reconstruction| over each spectrum's valid pixels (NaN where it has none)."""
+    counts = mask.sum(axis=1)
+    totals = np.where(mask, np.abs(reconstruction - target), 0.0).sum(axis=1)
+    return np.divide(totals, counts, out=np.full(counts.shape, np.nan), where=counts > 0)
+
+
+def reconstruction_errors(model: SpectrumAutoencoder, data: SpectraSet, indices) -> tuple[float, np.ndarray]:
+    """Masked L1 (z = μ) of spectra ``indices``: pooled over all their valid pixels, and (n,) per spectrum."""
+    indices = np.asarray(indices, dtype=np.int64)
+    target, mask = data.flux[indices].numpy(), data.mask[indices].numpy()
+    reconstruction = reconstruct(model, data, indices)
+    return masked_l1(reconstruction, target, mask), per_spectrum_l1(reconstruction, target, mask)
+
+
+def example_star(teff, snr, low: float = 4_500.0, high: float = 6_000.0) -> int:
+    """Index of the highest-S/N star with ``low`` < Teff < ``high`` (a G or K star by default); 0 if none."""
+    teff, snr = np.asarray(teff, dtype=float), np.asarray(snr, dtype=float)
+    candidates = np.flatnonzero((teff > low) & (teff < high))
+    return int(candidates[np.argmax(snr[candidates])]) if candidates.size else 0

@@ -1,0 +1,85 @@
+"""Checks of a chapter's papermill parameters: a bad value fails at the top of the chapter, saying what
+is allowed, before anything is rendered or trained.
+
+    specae.check_parameters(preset=preset, device=device, seed=seed, latent_sizes=latent_sizes)
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+
+from specae.training.presets import PRESETS
+
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _preset(value):
+    return None if value in PRESETS else f"choose one of {sorted(PRESETS)}"
+
+
+def _device(value):
+    ok = isinstance(value, str) and (value in ("auto", "cpu", "cuda", "mps") or re.fullmatch(r"cuda:\d+", value))
+    return None if ok else f"use one of {', '.join(DEVICES)}"
+
+
+def _seed(value):
+    return None if _is_int(value) and value >= 0 else "use an integer ≥ 0"
+
+
+def _optional(check):
+    return lambda value: None if value is None else check(value)
+
+
+def _positive_int(value):
+    return None if _is_int(value) and value >= 1 else "use an integer ≥ 1"
+
+
+def _non_negative(value):
+    return None if _is_real(value) and value >= 0 else "use a number ≥ 0"
+
+
+def _positive(value):
+    return None if _is_real(value) and value > 0 else "use a number > 0"
+
+
+def _flag(value):
+    return None if isinstance(value, bool) else "use True or False"
+
+
+def _sizes(value):
+    ok = isinstance(value, (list, tuple)) and value and all(_is_int(size) and size >= 1 for size in value)
+    return None if ok else "use a non-empty list of integers ≥ 1, e.g. [4, 16] (papermill: -y \"latent_sizes: [4, 16]\")"
+
+
+CHECKS = {
+    "preset": _preset,
+    "device": _device,
+    "seed": _seed,
+    "latent_dim": _optional(_positive_int),
+    "latent_sizes": _sizes,
+    "epochs": _optional(_positive_int),
+    "beta": _optional(_non_negative),
+    "balanced": _flag,
+    "mad_threshold": _positive,
+    "rv_bin_width": _positive,
+}
+
+
+def check_parameters(**parameters) -> None:
+    """Raise ValueError naming every parameter whose value is not allowed, and what is."""
+    unknown = sorted(set(parameters) - set(CHECKS))
+    if unknown:
+        raise TypeError(f"no check for parameter(s) {unknown}; known: {sorted(CHECKS)}")
+    problems = [f"{name} = {value!r}: {problem}" for name, value in parameters.items()
+                if (problem := CHECKS[name](value)) is not None]
+    if problems:
+        raise ValueError("bad chapter parameter" + ("s" if len(problems) > 1 else "") + ": " + "; ".join(problems))

@@ -1,0 +1,14 @@
+"""Training: presets, the data a run reads, the balanced sampler and the object-disjoint split, the
+loop (one process or several), checkpoints, and the run cache the chapters train through."""
+
+from specae.training.balanced_sampler import BalancedSampler, visibility_weights
+from specae.training.datasets import load_synthetic
+from specae.training.loop import TrainOptions, TrainResult, load_checkpoint, resolve_device, train
+from specae.training.presets import PRESETS, DataConfig, Preset, TrainConfig, get_preset, preset_from_parameters
+from specae.training.run_cache import CacheInfo, cache_info, cached_synthetic, cached_train, cached_train_many, run_key
+from specae.training.split import Split, object_disjoint_split
+
+__all__ = ["BalancedSampler", "CacheInfo", "DataConfig", "PRESETS", "Preset", "Split", "TrainConfig", "TrainOptions",
+           "TrainResult", "cache_info", "cached_synthetic", "cached_train", "cached_train_many", "get_preset",
+           "load_checkpoint", "load_synthetic", "object_disjoint_split", "preset_from_parameters", "resolve_device",
+           "run_key", "train", "visibility_weights"]

@@ -1,0 +1,46 @@
+"""A synthetic survey in memory: every spectrum rendered once and median-normalised, with its labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from specae.spectra.normalisation import median_normalise
+from specae.spectra.spectra_set import SpectraSet
+from specae.training.presets import DataConfig
+from specae.synth.survey import SyntheticSurvey
+
+IN_MEMORY_LIMIT_BYTES = 4 * 1024**3
+_RENDER_BATCH = 64
+
+
+def load_synthetic(config: DataConfig) -> SpectraSet:
+    """Render and median-normalise every spectrum of the configured synthetic survey (deterministic)."""
+    survey = SyntheticSurvey(config.synthetic, config.grid)
+    if not fits_in_memory(config):
+        raise ValueError(
+            f"{len(survey)} spectra × {config.grid.n_pixels} px need {_bytes_in_memory(config) / 1024**3:.1f} GiB "
+            f"in memory (limit {IN_MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB); lower n_spectra or raise grid_factor, "
+            "or stream the spectra (specae.training.feeds.RenderedSource)"
+        )
+    mask = config.grid.mask_tensor()
+    parts = [
+        median_normalise(survey.render(np.arange(start, min(start + _RENDER_BATCH, len(survey)))), mask,
+                         threshold=config.median_threshold, variant=config.median_variant)
+        for start in range(0, len(survey), _RENDER_BATCH)
+    ]
+    return SpectraSet(
+        flux=torch.cat([p.flux for p in parts]),
+        mask=torch.cat([p.mask for p in parts]),
+        degenerate=torch.cat([p.degenerate for p in parts]).numpy(),
+        labels=survey.labels,
+    )
+
+
+def fits_in_memory(config: DataConfig) -> bool:
+    """Whether :func:`load_synthetic` may hold the configured survey (within :data:`IN_MEMORY_LIMIT_BYTES`)."""
+    return _bytes_in_memory(config) <= IN_MEMORY_LIMIT_BYTES
+
+
+def _bytes_in_memory(config: DataConfig) -> int:
+    return config.synthetic.n_spectra * config.grid.n_pixels * 5  # float32 flux + bool mask

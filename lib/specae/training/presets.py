@@ -1,0 +1,260 @@
+"""Named run configurations (``smoke``, ``quick``, ``paper``) as frozen, hashable dataclasses.
+
+A :class:`Preset` holds everything that determines a training run: the data (grid and synthetic
+survey), the architecture and the optimisation. ``get_preset(name, **overrides)`` applies flat
+overrides such as ``latent_dim=16`` or ``beta=0``; an unknown key is an error that lists the known
+ones. ``Preset.config_hash()`` is a stable content hash, and ``Preset.to_dict()`` is what every
+checkpoint stores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+from specae.model.autoencoder import AutoencoderConfig, paper_architecture
+from specae.spectra.grid import Grid
+from specae.spectra.normalisation import DEFAULT_MEDIAN_THRESHOLD_ADU, MEDIAN_VARIANTS
+from specae.synth.survey import SyntheticConfig
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where spectra come from and how they are prepared.
+
+    grid_factor: pixels averaged per sample (1 = the paper's 327,680-sample grid).
+    synthetic: the synthetic survey to draw.
+    validation_fraction: fraction of *objects* held out for validation.
+    split_seed: seed of the object-disjoint split.
+    median_variant, median_threshold: median normalisation (see specae.spectra.normalisation).
+    balanced: draw training spectra with visibility weights 1/n_obs (True) or uniformly (False).
+    """
+
+    grid_factor: int
+    synthetic: SyntheticConfig
+    validation_fraction: float = 0.1
+    split_seed: int = 42
+    median_variant: str = "unmasked"
+    median_threshold: float = DEFAULT_MEDIAN_THRESHOLD_ADU
+    balanced: bool = True
+
+    def __post_init__(self):
+        Grid(self.grid_factor)  # validates the factor
+        if self.median_variant not in MEDIAN_VARIANTS:
+            raise ValueError(f"median_variant must be one of {MEDIAN_VARIANTS}, got {self.median_variant!r}")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+
+    @property
+    def grid(self) -> Grid:
+        """The analysis grid of this data."""
+        return Grid(self.grid_factor)
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation.
+
+    epochs: passes, each of ``samples_per_epoch`` draws (None: the number of training spectra).
+    batch_size: spectra per step; learning_rate: Adam's (peak) step size.
+    lr_schedule: "constant", or "cosine": linear warm-up over ``lr_warmup_steps`` to ``learning_rate``,
+    then cosine decay to 2 % of it at the last configured step (so growing ``epochs`` on resume changes
+    the decay of the steps still to come).
+    grad_clip: largest global gradient norm per step (0 = no clipping); guards the high peak step sizes
+    of short schedules against the collapse to a flat output seen without it.
+    beta: KL weight after warm-up (ignored by deterministic models); the weight is 0 before step
+    ``beta_warmup_start`` and rises linearly to ``beta`` at ``beta_warmup_end``.
+    seed: initial weights, sampler draws and VAE noise.
+    """
+
+    epochs: int
+    batch_size: int
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    lr_warmup_steps: int = 0
+    grad_clip: float = 0.0
+    beta: float = 0.0
+    beta_warmup_start: int = 0
+    beta_warmup_end: int = 0
+    seed: int = 0
+    samples_per_epoch: int | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"epochs must be an integer ≥ 0, got {self.epochs!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be ≥ 1, got {self.batch_size}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if not isinstance(self.lr_warmup_steps, int) or self.lr_warmup_steps < 0:
+            raise ValueError(f"lr_warmup_steps must be an integer ≥ 0, got {self.lr_warmup_steps!r}")
+        if self.grad_clip < 0:
+            raise ValueError(f"grad_clip must be ≥ 0 (0 = off), got {self.grad_clip}")
+        if self.beta < 0:
+            raise ValueError(f"beta must be ≥ 0, got {self.beta}")
+        if not 0 <= self.beta_warmup_start <= self.beta_warmup_end:
+            raise ValueError(
+                f"need 0 ≤ beta_warmup_start ≤ beta_warmup_end, got {self.beta_warmup_start}, {self.beta_warmup_end}"
+            )
+        if self.samples_per_epoch is not None and self.samples_per_epoch < 1:
+            raise ValueError(f"samples_per_epoch must be ≥ 1 or None, got {self.samples_per_epoch}")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A complete, hashable run configuration."""
+
+    name: str
+    data: DataConfig
+    model: AutoencoderConfig
+    train: TrainConfig
+
+    def __post_init__(self):
+        self.data.grid.check_length(self.model.input_length)
+
+    def config_hash(self) -> str:
+        """SHA-256 (hex) of the canonical JSON of this configuration."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+    def to_dict(self) -> dict:
+        """Plain nested dict (JSON- and checkpoint-safe)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Preset:
+        """Inverse of :meth:`to_dict`."""
+        data = dict(d["data"], synthetic=SyntheticConfig(**d["data"]["synthetic"]))
+        model = dict(d["model"], **{k: tuple(d["model"][k]) for k in ("channels", "kernels", "strides")})
+        return cls(name=d["name"], data=DataConfig(**data), model=AutoencoderConfig(**model),
+                   train=TrainConfig(**d["train"]))
+
+    def summary(self) -> dict:
+        """The settings a reader checks first, as a flat dict (for tables in the book)."""
+        return {
+            "preset": self.name, "pixels per spectrum": self.model.input_length,
+            "pixel width (Å)": self.data.grid.step_angstrom, "spectra": self.data.synthetic.n_spectra,
+            "objects": self.data.synthetic.n_objects, "latent dimensions": self.model.latent_dim,
+            "model": "β-VAE" if self.model.variational else "deterministic", "β": self.train.beta,
+            "epochs": self.train.epochs, "batch size": self.train.batch_size,
+            "learning rate": self.train.learning_rate, "balanced sampling": self.data.balanced,
+            "seed": self.train.seed, "config hash": self.config_hash()[:12],
+        }
+
+    def with_overrides(self, **overrides) -> Preset:
+        """A copy with flat overrides applied (see :data:`OVERRIDES` for the keys)."""
+        unknown = sorted(set(overrides) - set(OVERRIDES))
+        if unknown:
+            raise ValueError(f"unknown override(s) {unknown}; known keys: {sorted(OVERRIDES)}")
+        sections = {"data": {}, "synthetic": {}, "model": {}, "train": {}}
+        for key, value in overrides.items():
+            section, field = OVERRIDES[key]
+            sections[section][field] = tuple(value) if isinstance(value, list) else value
+        if sections["model"].get("variational") is False and "beta" not in overrides:
+            sections["train"]["beta"] = 0.0
+        variational = sections["model"].get("variational", self.model.variational)
+        if not variational and sections["train"].get("beta", self.train.beta) != 0:
+            raise ValueError("a deterministic autoencoder (variational=False) has no KL term; set beta=0")
+        synthetic = dataclasses.replace(self.data.synthetic, **sections["synthetic"])
+        data = dataclasses.replace(self.data, synthetic=synthetic, **sections["data"])
+        if "grid_factor" in sections["data"]:
+            sections["model"].setdefault("input_length", data.grid.n_pixels)
+        return Preset(name=self.name, data=data, model=dataclasses.replace(self.model, **sections["model"]),
+                      train=dataclasses.replace(self.train, **sections["train"]))
+
+
+# Flat override key → (section, field).
+OVERRIDES = {
+    "grid_factor": ("data", "grid_factor"),
+    "validation_fraction": ("data", "validation_fraction"),
+    "split_seed": ("data", "split_seed"),
+    "median_variant": ("data", "median_variant"),
+    "median_threshold": ("data", "median_threshold"),
+    "balanced": ("data", "balanced"),
+    "n_objects": ("synthetic", "n_objects"),
+    "n_spectra": ("synthetic", "n_spectra"),
+    "data_seed": ("synthetic", "seed"),
+    "median_snr": ("synthetic", "median_snr"),
+    "latent_dim": ("model", "latent_dim"),
+    "variational": ("model", "variational"),
+    "channels": ("model", "channels"),
+    "kernels": ("model", "kernels"),
+    "strides": ("model", "strides"),
+    "epochs": ("train", "epochs"),
+    "batch_size": ("train", "batch_size"),
+    "learning_rate": ("train", "learning_rate"),
+    "lr_schedule": ("train", "lr_schedule"),
+    "lr_warmup_steps": ("train", "lr_warmup_steps"),
+    "grad_clip": ("train", "grad_clip"),
+    "beta": ("train", "beta"),
+    "beta_warmup_start": ("train", "beta_warmup_start"),
+    "beta_warmup_end": ("train", "beta_warmup_end"),
+    "seed": ("train", "seed"),
+    "samples_per_epoch": ("train", "samples_per_epoch"),
+}
+
+
+def _smoke() -> Preset:
+    """Unit tests: 1,024 samples (3.2 Å pixels), 96 spectra, seconds on one CPU core."""
+    return Preset(
+        name="smoke",
+        data=DataConfig(grid_factor=320, synthetic=SyntheticConfig(n_objects=24, n_spectra=96), validation_fraction=0.25),
+        model=AutoencoderConfig(input_length=1_024, channels=(8, 8, 16, 16, 32, 32), kernels=(7, 5, 5, 3, 3, 3),
+                                strides=(2, 2, 2, 2, 2, 1), latent_dim=8, variational=True),
+        train=TrainConfig(epochs=2, batch_size=16, learning_rate=1e-3, beta=1e-3, beta_warmup_start=0, beta_warmup_end=6),
+    )
+
+
+def _quick() -> Preset:
+    """The default CPU book: 8,192 samples (0.4 Å pixels, R ≈ 7,000 sampling), 2,000 spectra of 300 stars.
+
+    672 steps only, so a warm-up to a high step size and a cosine decay (with gradient clipping); on an
+    H200 sweep this halved the validation error of 12 constant-rate epochs at twice the epochs
+    (benchmarks/results/quick_lr_sweep_h200_2026-11-27.json).
+    """
+    return Preset(
+        name="quick",
+        data=DataConfig(grid_factor=40, synthetic=SyntheticConfig(n_objects=300, n_spectra=2_000)),
+        model=AutoencoderConfig(input_length=8_192, channels=(16, 16, 16, 32, 32, 32, 64, 64, 64, 64),
+                                kernels=(7, 5, 5) + (3,) * 7, strides=(2,) * 9 + (1,), latent_dim=16, variational=True),
+        train=TrainConfig(epochs=12, batch_size=32, learning_rate=3e-3, lr_schedule="cosine", lr_warmup_steps=100,
+                          grad_clip=1.0, beta=1e-3, beta_warmup_start=100, beta_warmup_end=300),
+    )
+
+
+def _paper() -> Preset:
+    """The released architecture at the full 327,680-sample grid; optimisation as the [der] proxies.
+
+    β = 0.3 reached linearly over steps 50k → 100k, Adam 1e-3, batch 32 (paper-notes §4). The
+    synthetic survey matches the released ID list in size (267,361 spectra) and is rendered on the fly
+    at this scale; epochs × spectra ≈ the checkpoint's 1.5 M iterations.
+    """
+    return Preset(
+        name="paper",
+        data=DataConfig(grid_factor=1, synthetic=SyntheticConfig(n_objects=7_007, n_spectra=267_361), validation_fraction=0.05),
+        model=paper_architecture(latent_dim=128, variational=True),
+        train=TrainConfig(epochs=182, batch_size=32, learning_rate=1e-3, beta=0.3,
+                          beta_warmup_start=50_000, beta_warmup_end=100_000),
+    )
+
+
+PRESETS = {"smoke": _smoke, "quick": _quick, "paper": _paper}
+
+
+def get_preset(name: str, **overrides) -> Preset:
+    """The named preset with flat ``overrides`` applied, e.g. ``get_preset("quick", latent_dim=8)``."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    preset = PRESETS[name]()
+    return preset.with_overrides(**overrides) if overrides else preset
+
+
+def preset_from_parameters(name: str, **parameters) -> Preset:
+    """A notebook's parameters cell → preset: values left as None keep the preset's own setting."""
+    return get_preset(name, **{key: value for key, value in parameters.items() if value is not None})
