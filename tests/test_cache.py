@@ -123,10 +123,10 @@ def test_editing_generator_or_training_source_changes_the_key(tmp_path, monkeypa
     copy = tmp_path / "specae"
     for name in set(cache.GENERATOR_FILES + cache.TRAINING_FILES):
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cache._PACKAGE_DIR / name, copy / name)
+        shutil.copyfile(cache.PACKAGE_DIR / name, copy / name)
     preset = tiny()
     base = run_key(preset, "cpu")
-    monkeypatch.setattr(cache, "_PACKAGE_DIR", copy)
+    monkeypatch.setattr(cache, "PACKAGE_DIR", copy)
     assert run_key(preset, "cpu") == base  # same bytes, same key
     keys = {base}
     for name in ("synth/survey.py", "synth/tellurics.py", "synth/data/harps_line_masks.npz", "model/autoencoder.py",
@@ -144,7 +144,7 @@ def test_editing_generator_or_training_source_changes_the_key(tmp_path, monkeypa
 def test_fingerprinted_files_cover_what_training_imports():
     """Every specae module that the training loop imports, directly or not, is in the key (the I/O
     helpers and the layers' re-exporting ``__init__`` files aside)."""
-    package, seen, todo = cache._PACKAGE_DIR, set(), ["training/loop.py"]
+    package, seen, todo = cache.PACKAGE_DIR, set(), ["training/loop.py"]
     while todo:
         name = todo.pop()
         if name in seen:
@@ -224,10 +224,10 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     assert cache.default_cache_dir() == tmp_path / "runs"
     assert cache_info(tiny(), "cpu").path.parent == tmp_path / "runs"
     monkeypatch.delenv("SPECAE_CACHE")
-    repo = cache._PACKAGE_DIR.parents[1]
+    repo = cache.PACKAGE_DIR.parents[1]
     expected = repo / "_build" / "cache" if (repo / "_toc.yml").is_file() else Path.home() / ".cache/specae/runs"
     assert cache.default_cache_dir() == expected
-    monkeypatch.setattr(cache, "_PACKAGE_DIR", tmp_path / "site-packages" / "specae")
+    monkeypatch.setattr(cache, "PACKAGE_DIR", tmp_path / "site-packages" / "specae")
     assert cache.default_cache_dir() == Path.home() / ".cache" / "specae" / "runs"
 
 
@@ -261,7 +261,7 @@ _WORKER = textwrap.dedent("""
 def test_two_processes_asking_for_one_key_train_it_once(tmp_path):
     cache_dir, out = tmp_path / "cache", tmp_path / "out"
     out.mkdir()
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(cache._PACKAGE_DIR.parent))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(cache.PACKAGE_DIR.parent))
     workers = [subprocess.Popen([sys.executable, "-c", _WORKER, str(cache_dir), str(out), "2"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [worker.communicate(timeout=240) for worker in workers]

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+PACKAGE_DIR = Path(__file__).resolve().parent  # lib/specae, whether installed or checked out
 _BLOCK_BYTES = 1 << 20
 
 
@@ -33,7 +34,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex SHA-256 of the file at ``path``."""
     digest = hashlib.sha256()
+    feed_file(digest, path)
+    return digest.hexdigest()
+
+
+def feed_file(digest: hashlib._Hash, path: str | os.PathLike) -> None:
+    """Update ``digest`` with the bytes of the file at ``path``, read in blocks."""
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(_BLOCK_BYTES), b""):
             digest.update(block)
-    return digest.hexdigest()

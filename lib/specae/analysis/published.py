@@ -14,6 +14,8 @@ import numpy as np
 from astropy.io import ascii as astropy_ascii
 from astropy.table import Table
 
+from specae.spectra.normalisation import DEFAULT_MEDIAN_THRESHOLD_ADU
+
 PUBLISHED_COLUMNS = (
     "dp_id", "target_name", "target_name_fixed", "fixed_name_count", "median", "unique_subset",
     "spec_type", "spec_type_no", "s_ra", "s_dec", "Teff", "s_Teff", "logg", "s_logg", "[M/H]",
@@ -25,7 +27,6 @@ LABEL_COLUMNS = {
     "teff": "Teff", "logg": "logg", "feh": "[M/H]", "rv": "radvel",
     "airmass": "airmass", "snr": "snr", "vsini": "vsini", "mass": "Mass",
 }
-MEDIAN_CUT = 50.0  # §6 notebook: spectra with median flux < 50 ADU are "noise-only"
 # The released checkpoint is "e182_i1500000": 1.5 M iterations of the training run (its file name).
 RELEASED_CHECKPOINT_ITERATIONS = 1_500_000
 
@@ -91,7 +92,7 @@ def load_published_latents(npy_path: str | Path, csv_path: str | Path) -> tuple[
     for ours, theirs in LABEL_COLUMNS.items():
         if ours not in labels.colnames:
             labels[ours] = labels[theirs]
-    labels["median_lt_50"] = np.asarray(labels["median"]) < MEDIAN_CUT  # NaN median → False
+    labels["median_lt_50"] = np.asarray(labels["median"]) < DEFAULT_MEDIAN_THRESHOLD_ADU  # NaN median → False
     return mu, labels
 
 

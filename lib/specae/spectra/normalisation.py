@@ -2,7 +2,7 @@
 
 Each spectrum is divided by one scalar, its median flux (paper-notes §2.4). Two variants:
 
-* ``"unmasked"`` (variant B, the default): the median over valid pixels only.
+* ``"valid_pixels"`` (variant B, the default): the median over valid pixels only.
 * ``"masked_as_zero"`` (variant A, the released inference script): ``median(flux × mask)`` over all
   samples, so padding and the CCD gap enter as zeros and pull the median down.
 
@@ -18,9 +18,9 @@ from typing import Literal
 
 import torch
 
-MedianVariant = Literal["unmasked", "masked_as_zero"]
-MEDIAN_VARIANTS = ("unmasked", "masked_as_zero")
-DEFAULT_MEDIAN_THRESHOLD_ADU = 50.0
+MedianVariant = Literal["valid_pixels", "masked_as_zero"]
+MEDIAN_VARIANTS = ("valid_pixels", "masked_as_zero")
+DEFAULT_MEDIAN_THRESHOLD_ADU = 50.0  # the released §6 notebook calls spectra with a median below 50 ADU noise-only
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def median_normalise(
     flux: torch.Tensor,
     mask: torch.Tensor,
     threshold: float = DEFAULT_MEDIAN_THRESHOLD_ADU,
-    variant: MedianVariant = "unmasked",
+    variant: MedianVariant = "valid_pixels",
 ) -> NormalisedSpectra:
     """Divide each spectrum by its median flux.
 
@@ -51,7 +51,7 @@ def median_normalise(
     mask: (n_pix,) or (batch, n_pix) bool, True on real pixels (padding and CCD gap False).
     threshold: spectra with median ≤ threshold (or ≤ 0, or non-finite) are flagged degenerate, and so
     are spectra whose division by the median would overflow float32.
-    variant: "unmasked" (median over valid pixels) or "masked_as_zero" (released inference script).
+    variant: "valid_pixels" (median over valid pixels) or "masked_as_zero" (released inference script).
     """
     if variant not in MEDIAN_VARIANTS:
         raise ValueError(f"unknown median variant {variant!r}; choose one of {MEDIAN_VARIANTS}")
@@ -69,7 +69,7 @@ def median_normalise(
     valid = mask.expand_as(flux) & torch.isfinite(flux)
     clean = torch.where(valid, flux, torch.zeros((), dtype=flux.dtype, device=flux.device))
 
-    if variant == "unmasked":
+    if variant == "valid_pixels":
         nan = torch.full((), float("nan"), dtype=flux.dtype, device=flux.device)
         scale = torch.nanmedian(torch.where(valid, clean, nan), dim=1).values
     else:

@@ -36,7 +36,7 @@ class DataConfig:
     synthetic: SyntheticConfig
     validation_fraction: float = 0.1
     split_seed: int = 42
-    median_variant: str = "unmasked"
+    median_variant: str = "valid_pixels"
     median_threshold: float = DEFAULT_MEDIAN_THRESHOLD_ADU
     balanced: bool = True
 

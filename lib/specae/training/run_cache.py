@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from specae._files import atomic_write
+from specae._files import PACKAGE_DIR, atomic_write, feed_file
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.datasets import load_synthetic
 from specae.training.presets import DataConfig, Preset
@@ -82,8 +82,6 @@ GENERATOR_FILES = ("synth/survey.py", "synth/population.py", "synth/line_lists.p
 TRAINING_FILES = ("training/loop.py", "model/autoencoder.py", "training/balanced_sampler.py", "seeding.py",
                   "training/presets.py", "training/feeds.py", "training/distributed.py", "training/split.py",
                   "spectra/spectra_set.py")
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]
-_BLOCK_BYTES = 1 << 20
 _log = logging.getLogger(__name__)
 
 
@@ -105,16 +103,14 @@ class _UnusableEntry(Exception):
 
 def hash_files(names: tuple[str, ...], root: str | os.PathLike | None = None) -> str:
     """SHA-256 (hex) over the names and bytes of files ``names`` under ``root`` (the package by default)."""
-    root = Path(_PACKAGE_DIR if root is None else root)
+    root = Path(PACKAGE_DIR if root is None else root)
     digest = hashlib.sha256()
     for name in names:
         path = root / name
         if not path.is_file():
             raise FileNotFoundError(f"cannot fingerprint the code: {path} is missing")
         digest.update(name.encode() + b"\0")
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(_BLOCK_BYTES), b""):
-                digest.update(block)
+        feed_file(digest, path)
         digest.update(b"\0")
     return digest.hexdigest()
 
@@ -164,7 +160,7 @@ def default_cache_dir() -> Path:
     """``$SPECAE_CACHE``, else ``<repo>/_build/cache`` inside the book's repository, else ``~/.cache/specae/runs``."""
     if os.environ.get("SPECAE_CACHE"):
         return Path(os.environ["SPECAE_CACHE"]).expanduser()
-    repo = _PACKAGE_DIR.parents[1]
+    repo = PACKAGE_DIR.parents[1]
     if (repo / "_toc.yml").is_file():
         return repo / "_build" / "cache"
     return Path.home() / ".cache" / "specae" / "runs"

@@ -1,0 +1,146 @@
+"""The package layout: few top-level modules, layers that import only the layers below them, every
+module importable on its own, and no constant defined twice."""
+
+import ast
+import subprocess
+import sys
+import textwrap
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "specae"
+# Each layer may import the shared top-level modules and the layers before it, never one after it.
+LAYERS = ("spectra", "synth", "model", "io", "training", "analysis", "book")
+SHARED = ("constants", "seeding", "_files", "_version")
+MAX_TOP_LEVEL_MODULES = 8
+# Numbers that two modules define under different names because they mean different things.
+COINCIDENCES = {
+    5_500.0: "the S/N reference wavelength of the generator and the wavelength at which the model report "
+             "converts widths to velocities: two conventions that happen to agree",
+    0.02: "C1's training-noise slack and the paper's MAD threshold for informative nodes",
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """specae modules imported when ``path`` is imported (module level, not inside functions)."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "specae":
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "specae")
+    return found & set(_modules())
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "specae"
+
+
+def test_few_top_level_modules_and_the_rest_in_layer_packages():
+    top = sorted(path.name for path in PACKAGE.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, f"{len(top)} top-level modules: {top}; move some into a layer"
+    packages = sorted(path.name for path in PACKAGE.iterdir() if (path / "__init__.py").is_file())
+    assert packages == sorted(LAYERS), f"layer packages {packages}, expected {sorted(LAYERS)}"
+    assert {path.stem for path in PACKAGE.glob("*.py")} - {"__init__", "__main__"} == set(SHARED)
+
+
+def test_layers_import_only_the_layers_before_them():
+    allowed = {layer: {*LAYERS[: index + 1], *SHARED} for index, layer in enumerate(LAYERS)}
+    allowed.update({shared: set() for shared in SHARED})
+    violations = []
+    for module, path in _modules().items():
+        layer = _layer(module)
+        if layer in ("specae", "__main__"):
+            continue  # the package's public API and the command line sit above every layer
+        for imported in _module_level_imports(path):
+            target = _layer(imported)
+            if target != layer and target not in allowed[layer]:
+                violations.append(f"{module} imports {imported} ({target} is not below {layer})")
+    assert not violations, "\n".join(violations)
+
+
+def test_module_level_imports_have_no_cycle():
+    graph = {module: _module_level_imports(path) - {module} for module, path in _modules().items()}
+    state: dict[str, int] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        if state.get(module) == 2:
+            return
+        if state.get(module) == 1:
+            cycle = trail[trail.index(module):] + [module]
+            pytest.fail("import cycle: " + " → ".join(cycle))
+        state[module] = 1
+        for imported in sorted(graph.get(module, ())):
+            visit(imported, [*trail, module])
+        state[module] = 2
+
+    for module in graph:
+        visit(module, [])
+
+
+def test_every_module_imports_alone_in_a_fresh_interpreter():
+    """One child process per module, forked from a parent that has imported the third-party libraries but no
+    specae module, so each import starts from an empty specae namespace (as `python -c "import X"` would)."""
+    script = textwrap.dedent("""
+        import os, sys, traceback
+        import astropy.io.fits, astropy.table, matplotlib, numpy, pandas, scipy.stats, sklearn, torch  # noqa: F401
+        assert not any(name.split(".")[0] == "specae" for name in sys.modules)
+        failed = []
+        for name in sys.argv[1:]:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    __import__(name)
+                except BaseException:
+                    traceback.print_exc()
+                    os._exit(1)
+                os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            if status:
+                failed.append(name)
+        print("FAILED:", " ".join(failed))
+        sys.exit(1 if failed else 0)
+    """)
+    modules = [module for module in _modules() if not module.endswith("__main__")] + ["specae.__main__"]
+    result = subprocess.run([sys.executable, "-c", script, *modules], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
+
+
+def test_no_two_modules_define_the_same_constant():
+    """A module-level constant (UPPER_CASE name bound to a literal) is defined once: the same name with the same
+    value in two modules, or the same distinctive number (a float, or an integer ≥ 1,000) under two names, is a
+    copy that can drift. Numbers that only coincide are listed in COINCIDENCES with the reason."""
+    by_name, by_number = defaultdict(set), defaultdict(set)
+    for module, path in _modules().items():
+        for node in ast.parse(path.read_text()).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, ast.AnnAssign) and node.value is not None else []
+            for target in targets:
+                if not (isinstance(target, ast.Name) and target.id.lstrip("_").isupper()):
+                    continue
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    continue  # computed from other names, so not a copy
+                by_name[(target.id.lstrip("_"), repr(value))].add(module)
+                distinctive = isinstance(value, float) or (type(value) is int and abs(value) >= 1_000)
+                if distinctive and value not in COINCIDENCES:
+                    by_number[value].add(f"{module}.{target.id}")
+    copies = [f"{name} = {value} in {sorted(modules)}" for (name, value), modules in by_name.items()
+              if len(modules) > 1]
+    copies += [f"{value} defined as {sorted(names)}" for value, names in by_number.items()
+               if len({name.rsplit('.', 1)[0] for name in names}) > 1]
+    assert not copies, "define each once and import it:\n" + "\n".join(copies)
