@@ -1,4 +1,4 @@
-"""Rebuild ``lib/specae/data/harps_line_masks.npz`` from its sources (run by hand; the result is committed).
+"""Rebuild ``lib/specae/synth/data/harps_line_masks.npz`` from its sources (run by hand; the result is committed).
 
 Sources:
 - the HARPS DRS CCF line masks F9…M5 in the ``iccf==0.4.15`` wheel (MIT): air wavelengths of
@@ -8,7 +8,7 @@ Sources:
   Gl 581 with the M3 mask. The scale is the median ratio of the measured depth (normalised to the
   upper envelope, at the star's CCF RV) to the mask weight.
 
-Usage: ``python scripts/extract_line_masks.py [--out lib/specae/data/harps_line_masks.npz]``
+Usage: ``python scripts/extract_line_masks.py --out lib/specae/synth/data/harps_line_masks.npz``
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 # streamed from spectra rendered on the device. Results: $OUT/gpu_check.json.
 #
 # On a machine whose Python has torch but not our other packages, put their wheels in .whl/ first
-# (see README, "GPU"); they are installed into /tmp/site and the package is used from lib/.
+# (see README, "GPU check"); they are installed into /tmp/site and the package is used from lib/.
 set -euo pipefail
 OUT=${OUT:-_build/gpu_check}
 mkdir -p "$OUT"

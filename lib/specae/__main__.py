@@ -5,6 +5,7 @@
 ``python -m specae ingest DIR --out STORE``
 ``python -m specae fetch --ids FILE --out DIR``
 ``python -m specae samples`` (fetch the real HARPS sample files)
+``python -m specae figures verify`` (is each exported figure of the book still current?)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m specae`` and the ``specae`` script."""
     parser = argparse.ArgumentParser(prog="specae", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("train", help="train a preset on synthetic spectra, resumable")
+    run = commands.add_parser("train", help="train a preset on synthetic spectra or a store, resumable")
     run.add_argument("--preset", default="quick", choices=sorted(PRESETS))
     run.add_argument("--out", required=True, help="run folder; an existing checkpoint there is resumed")
     run.add_argument("--device", default="auto", help=f"one of {DEVICE_CHOICES}")
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--eval-spectra", type=int, default=TrainOptions.eval_spectra, metavar="N",
                      help="measure the validation error each epoch on at most N spectra (0: all)")
     store = commands.add_parser("ingest", help="build or extend an on-disk store from a folder of FITS files")
-    store.add_argument("source", help="folder searched recursively for *.fits")
+    store.add_argument("source", help="folder searched recursively for FITS files (.fits, .fits.gz, .fit, .fts)")
     store.add_argument("--out", required=True, help="store folder (created, or resumed if it exists)")
     store.add_argument("--grid-factor", type=int, default=1, help="pixels averaged per sample (default 1)")
     store.add_argument("--shard-size", type=int, default=256, help="spectra per shard file (default 256)")

@@ -1,9 +1,10 @@
-"""Informative latent nodes: per-node dispersion of the latent means over a data set (paper §6.1).
+"""Informative latent nodes: per-node dispersion of the latent means over a data set (the paper's §6).
 
 A node whose mean μ_j barely moves across the data carries no information: the decoder sees
-(nearly) the same value for every spectrum. The paper's released notebook measures the spread
-with the unscaled median absolute deviation and calls a node informative when MAD_j > 0.02; its
-first public version used the mean absolute deviation with a threshold of 0.2.
+(nearly) the same value for every spectrum. The authors' released §6 notebook ("Informative
+Dimensions") measures the spread with the unscaled median absolute deviation and calls a node
+informative when MAD_j > 0.02; its first public version used the mean absolute deviation with a
+threshold of 0.2. Which estimator the paper itself used is not known.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def informative_nodes(mu, threshold: float = 0.02, statistic: str = "median") ->
 
     Arguments:
         mu: latent means, shape (n_spectra, n_nodes).
-        threshold: strict lower bound on the dispersion. The paper's notebook: 0.02 with
+        threshold: strict lower bound on the dispersion. The released notebook: 0.02 with
             ``"median"`` (6 nodes on the released latents); the first release: 0.2 with ``"mean"``.
         statistic: ``"median"`` or ``"mean"``, as in :func:`node_dispersion`.
 

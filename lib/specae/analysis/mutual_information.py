@@ -1,16 +1,16 @@
-"""Mutual information (MI) between latent nodes and physical labels (paper §6.2), in nats.
+"""Mutual information (MI) between latent nodes and physical labels (the paper's §6), in nats.
 
 Two estimators:
 
-* ``histogram``: the paper's plug-in estimate from an equal-width bins × bins 2-D histogram over
-  the full data ranges, Σ_{p>0} p ln(p / (p_x p_y)). It is biased upwards by roughly
+* ``histogram``: the released §6 notebook's plug-in estimate from an equal-width bins × bins 2-D
+  histogram over the full data ranges, Σ_{p>0} p ln(p / (p_x p_y)). It is biased upwards by roughly
   (occupied cells − occupied x bins − occupied y bins + 1) / (2N) (the Miller–Madow term, which
   ``miller_madow=True`` subtracts) and downwards by coarse binning.
 * ``ksg``: the Kraskov–Stögbauer–Grassberger k-nearest-neighbour estimator (their algorithm 1),
   through scikit-learn's ``mutual_info_regression``.
 
 :func:`estimate_mi` adds a bootstrap error and a shuffled-label null; :func:`mi_table` runs it
-for many (label, node) pairs; :func:`mi_indicator` rebuilds the paper's "MI indicator" image.
+for many (label, node) pairs; :func:`mi_indicator` rebuilds the released notebook's "MI indicator" image.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def histogram_mi(x, y, bins: int, *, miller_madow: bool = False) -> float:
 
     Arguments:
         x, y: finite samples, shape (n,) each, n ≥ 2.
-        bins: bins per axis (the paper used 5, 10, 20, 40, 80, 160).
+        bins: bins per axis (the released notebook uses 5, 10, 20, 40, 80, 160).
         miller_madow: subtract the first-order finite-sample bias (Miller–Madow correction of each
             entropy in MI = H(x) + H(y) − H(x, y)); the result may then be slightly negative.
     """
@@ -124,7 +124,7 @@ def histogram_mi(x, y, bins: int, *, miller_madow: bool = False) -> float:
 
 @dataclass(frozen=True)
 class MIIndicator:
-    """Histogram MI of every node against one label at several bin counts (paper §6.2 image).
+    """Histogram MI of every node against one label at several bin counts (the released notebook's image).
 
     ``mi``: nats, shape (n_bin_counts, n_nodes); ``indicator``: each row divided by its maximum
     over the nodes (rows with maximum 0 stay 0); ``n``: pairs used after cleaning.
@@ -149,7 +149,7 @@ def mi_indicator(mu, label, bins=MI_BINS, *, sigma: float | None = None, miller_
         label: shape (n_spectra,). Must be finite unless ``sigma`` is given.
         bins: bin counts, one output row each.
         sigma: if given, first keep only :func:`sigma_clip_label` (``label``, ``sigma``) rows
-            (the paper's recipe uses 5).
+            (the released notebook uses 5).
         miller_madow: as in :func:`histogram_mi`.
     """
     z = latent_matrix(mu)
@@ -383,7 +383,7 @@ def mi_table(
         labels: name → values, each shape (n_spectra,), NaN where unknown.
         nodes: node indices to test, e.g. :func:`informative_nodes`.
         rows: optional bool mask, shape (n_spectra,), applied before anything else (e.g.
-            ``~table["median_lt_50"]`` for the paper's median ≥ 50 cut).
+            ``~table["median_lt_50"]`` for the released notebook's median ≥ 50 cut).
         sigma: per label, keep the :func:`sigma_clip_label` rows (NaN dropped, ``sigma`` clip).
         The pair (label, node) is seeded with ``derive_seed(seed, crc32(label), node)``, so a
         row does not depend on which other labels or nodes are in the table.
@@ -393,7 +393,7 @@ def mi_table(
         astropy Table with columns ``label, node`` and the :class:`MIEstimate` fields.
 
     Timing (2 cores): histogram under 1 s per pair; KSG with 100 + 100 replicates 5–10 s per
-    pair at n = 2000–5000, so the paper's 6 labels × 6 nodes take several minutes.
+    pair at n = 2000–5000, so 6 labels × 6 informative nodes take several minutes.
     """
     z = latent_matrix(mu)
     nodes = [int(j) for j in np.atleast_1d(nodes)]

@@ -1,9 +1,9 @@
 """Loaders for the authors' released §6 files, so the paper's latent analysis can be redone here.
 
 * ``encoded_harps_unique_128d_e182_i1500000.npy``: latent means, shape (7007, 128), one row per
-  row of the CSV with ``unique_subset == 'Y'``, in file order (paper-notes §2.6).
+  row of the CSV with ``unique_subset == 'Y'`` (one spectrum of each unique object), in file order.
 * ``harps_metadata_and_labels.csv``: one row per archive spectrum, indexed by ``dp_id``, with the
-  columns of :data:`PUBLISHED_COLUMNS` (paper-notes §2.7); NaN (an empty field) where unknown.
+  columns of :data:`PUBLISHED_COLUMNS` as released; NaN (an empty field) where unknown.
 """
 
 from __future__ import annotations

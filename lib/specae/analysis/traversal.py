@@ -1,5 +1,6 @@
 """Latent traversals: decode while sweeping one node, measure the Doppler shift the node encodes, and find
-where a node tracks a label monotonically (the paper's RV node is monotonic only for ≈ −26…+40 km/s)."""
+where a node tracks a label monotonically (the released model's RV node, z124, is monotonic only for
+≈ −26…+40 km/s, as read off the released §6 notebook's plots)."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def monotonic_window(label: np.ndarray, node: np.ndarray, bin_width: float, min_
     """The widest run of label bins containing ``around`` over which the node's median is strictly monotonic.
 
     label, node: (n,) paired values (NaN dropped); bin_width: label units per bin; bins with fewer
-    than ``min_count`` points are skipped. The paper's RV node: around = 0 km/s, bins of a few km/s.
+    than ``min_count`` points are skipped. The released model's RV node: around = 0 km/s, bins of a few km/s.
     """
     finite = np.isfinite(label) & np.isfinite(node)
     label, node = np.asarray(label)[finite], np.asarray(node)[finite]

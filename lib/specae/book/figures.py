@@ -1,4 +1,5 @@
-"""Figures shared by the chapters, drawn with one style."""
+"""Figures that belong to no single chapter's module: the loss history (chapter 03), the error against
+bottleneck size (04), and reconstructions in the line windows :data:`LINE_WINDOWS` (04 and 07)."""
 
 from __future__ import annotations
 

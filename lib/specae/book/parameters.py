@@ -1,7 +1,8 @@
 """Checks of a chapter's papermill parameters: a bad value fails at the top of the chapter, saying what
 is allowed, before anything is rendered or trained.
 
-    specae.check_parameters(preset=preset, device=device, seed=seed, latent_sizes=latent_sizes)
+    from specae.book.parameters import check_parameters
+    check_parameters(preset=preset, device=device, seed=seed, latent_sizes=latent_sizes)
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""An on-disk spectra store: memory-mapped shards of grid-placed flux, a labels table and a manifest.
+"""An on-disk spectra store: shards of grid-placed flux read with positioned reads, labels tables and a manifest.
 
 Layout of a store folder::
 
     manifest.json         format, grid factor, pixels, shards (file, rows, labels file), rejects files
-    shard-00000.npy       (rows, n_pixels) float32 raw flux on the analysis grid, opened memory-mapped
+    shard-00000.npy       (rows, n_pixels) float32 raw flux on the analysis grid; rows read with os.preadv
     labels-00000.ecsv     one row per spectrum of a shard: source file, shard, row, index, header metadata
     rejects-00000.ecsv    one row per refused input file of a commit: source file and the reason
 
@@ -135,7 +135,8 @@ def ingest(
     workers: int | None = None,
     progress: Callable[[Iterable], Iterable] = iter,
 ) -> IngestReport:
-    """Add every ``*.fits`` file under ``source`` to ``store`` (created if needed), or reject it with a reason.
+    """Add every FITS file under ``source`` (``.fits``, ``.fits.gz``, ``.fit``, ``.fts``, any case, in subfolders
+    too) to ``store`` (created if needed), or reject it with a reason.
 
     workers: processes reading files (default: all cores). progress: wraps the result stream, e.g. tqdm.
     """

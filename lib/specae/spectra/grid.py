@@ -1,7 +1,9 @@
 """The HARPS analysis grid: wavelengths, padding and the CCD-gap mask, at full or rebinned resolution.
 
-The paper's network sees 327,680 samples: the 312,501 native ADP pixels over 3785–6910 Å at 0.01 Å,
-zero-padded by 7,589 pixels on the left and 7,590 on the right (paper-notes §2.2–2.3). Coarser grids
+The released network sees 327,680 samples: the 312,501 native ADP pixels over 3785–6910 Å at 0.01 Å,
+zero-padded by 7,589 pixels on the left and 7,590 on the right, with the gap between the blue and red
+CCDs (indices 159,453–162,893, ≈ 5303.6–5338.0 Å) masked. These constants come from the authors' released
+inference code; the first author's later project and later re-analyses use the same ones. Coarser grids
 for small presets average ``factor`` neighbouring pixels; a coarse pixel is valid only when all the
 fine pixels it holds are valid, so the mask is rebinned consistently with the flux.
 """

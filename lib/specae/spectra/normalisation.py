@@ -1,10 +1,12 @@
 """Median normalisation of spectra, with masked and non-finite pixels handled explicitly.
 
-Each spectrum is divided by one scalar, its median flux (paper-notes §2.4). Two variants:
+Each spectrum is divided by one scalar, its median flux: no continuum fit, no log, no mean subtraction.
+Which median the paper trained with is not known (see ``docs/decisions.md``, Normalisation). Two variants:
 
-* ``"valid_pixels"`` (variant B, the default): the median over valid pixels only.
-* ``"masked_as_zero"`` (variant A, the released inference script): ``median(flux × mask)`` over all
-  samples, so padding and the CCD gap enter as zeros and pull the median down.
+* ``"valid_pixels"`` (variant B, the default): the median over valid pixels only, as in the first author's
+  later project (Sedaghat et al. 2023).
+* ``"masked_as_zero"`` (variant A, the authors' released inference script): ``median(flux × mask)`` over
+  all samples, so padding and the CCD gap enter as zeros and pull the median down.
 
 A spectrum whose median is not finite or is ≤ ``threshold`` is *degenerate*: it is flagged, its
 flux is set to zero and its mask cleared, and it is never divided. Non-finite flux values are

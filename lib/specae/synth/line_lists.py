@@ -1,8 +1,9 @@
 """Stellar line lists for the synthetic generator: empirical HARPS masks interpolated in Teff, and strong lines.
 
 The metal lines come from the HARPS DRS CCF masks F9…M5 (``data/harps_line_masks.npz``, rebuilt by
-``scripts/extract_line_masks.py``): air wavelengths of real stellar lines and a weight per line, which
-a real G2 V spectrum calibrates to a line depth. A star between two mask types gets the lines of both,
+``scripts/extract_line_masks.py``): air wavelengths of real stellar lines and a weight per line. One
+scale per type turns weights into line depths; it is measured on a real G2 V and a real M3 V spectrum
+and linear in Teff between them. A star between two mask types gets the lines of both,
 weighted linearly in Teff, so M dwarfs get their dense molecular forest and F stars their sparse one.
 
 Strengths are carried as a *pseudo optical depth area* ``A`` (km/s): a line adds ``A·φ(v)`` to the
