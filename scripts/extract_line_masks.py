@@ -93,7 +93,7 @@ def depth_per_weight(mask_wavelength: np.ndarray, weight: np.ndarray, mask_type:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("lib/specae/data/harps_line_masks.npz"))
+    parser.add_argument("--out", type=Path, default=Path("lib/specae/synth/data/harps_line_masks.npz"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         masks = read_masks(download_wheel(Path(tmp)))
