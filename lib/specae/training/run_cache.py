@@ -65,7 +65,9 @@ from specae.training.datasets import load_synthetic
 from specae.training.presets import DataConfig, Preset
 from specae.synth.survey import SyntheticSurvey
 from specae.training.split import Split
-from specae.training.loop import CHECKPOINT_NAME, TrainResult, load_checkpoint, resolve_device, train
+from specae.training.checkpoints import CHECKPOINT_NAME, load_checkpoint
+from specae.training.devices import resolve_device
+from specae.training.loop import TrainResult, train
 
 try:
     import fcntl
@@ -79,9 +81,10 @@ SPLIT_NAME = "split.npz"
 GENERATOR_FILES = ("synth/survey.py", "synth/population.py", "synth/line_lists.py", "synth/line_profile.py",
                    "synth/tellurics.py", "spectra/grid.py", "spectra/normalisation.py", "training/datasets.py",
                    "seeding.py", "constants.py", "synth/data/harps_line_masks.npz")
-TRAINING_FILES = ("training/loop.py", "model/autoencoder.py", "training/balanced_sampler.py", "seeding.py",
-                  "training/presets.py", "training/feeds.py", "training/distributed.py", "training/split.py",
-                  "spectra/spectra_set.py")
+TRAINING_FILES = ("training/loop.py", "training/checkpoints.py", "training/devices.py", "training/options.py",
+                  "training/progress.py", "training/schedules.py", "model/autoencoder.py",
+                  "training/balanced_sampler.py", "seeding.py", "training/presets.py", "training/feeds.py",
+                  "training/distributed.py", "training/split.py", "spectra/spectra_set.py")
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _BLOCK_BYTES = 1 << 20
 _log = logging.getLogger(__name__)
