@@ -34,7 +34,7 @@ from specae.spectra.grid import Grid
 from specae.training.feeds import StoreSource
 from specae.io.store import add_spectra
 from specae.synth.survey import SyntheticConfig, SyntheticSurvey
-from specae.training.loop import TrainOptions
+from specae.training.options import TrainOptions
 
 UNIQUE = 64
 CHANNELS = (4,) * 9 + (8,) * 4 + (16, 16)

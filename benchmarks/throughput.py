@@ -24,7 +24,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from specae.model.autoencoder import AutoencoderConfig, SpectrumAutoencoder, masked_l1_kl_loss
 from specae.training.presets import Preset
 from specae.training.feeds import RenderedSource
-from specae.training.loop import TrainOptions, kernel_settings, optimisation_step
+from specae.training.devices import kernel_settings
+from specae.training.loop import optimisation_step
+from specae.training.options import TrainOptions
 
 _TRAFFIC_PASSES = 3  # forward, backward to the inputs, backward to the weights
 

@@ -29,7 +29,7 @@ import torch
 from specae import get_preset
 from throughput import (activation_bytes_per_spectrum, gemm_flops_per_second, step_throughput,
                                training_flops_per_spectrum)
-from specae.training.loop import PRECISIONS, TrainOptions
+from specae.training.options import PRECISIONS, TrainOptions
 
 CPU_BATCH = {"paper": 4}
 

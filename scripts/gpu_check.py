@@ -28,7 +28,7 @@ from specae.spectra.grid import Grid
 from specae.synth.survey import SyntheticConfig, SyntheticSurvey
 from throughput import (activation_bytes_per_spectrum, copy_bandwidth, gemm_flops_per_second, step_throughput,
                                timed, training_flops_per_spectrum)
-from specae.training.loop import TrainOptions
+from specae.training.options import TrainOptions
 
 
 def check_machine(device: torch.device) -> dict:

@@ -1,7 +1,6 @@
 """Results cache: trains once, reloads bit for bit, keys on configuration and code, survives bad entries and races."""
 
 import ast
-import importlib
 import json
 import os
 import shutil
@@ -14,10 +13,9 @@ import pytest
 import torch
 
 import specae
+import specae.training.checkpoints as checkpoints
 import specae.training.run_cache as cache
 from specae import Preset, cache_info, cached_train, get_preset, load_synthetic, run_key, train
-
-train_module = importlib.import_module("specae.training.loop")
 
 TINY = dict(epochs=1, n_spectra=48, n_objects=12)
 
@@ -105,7 +103,7 @@ def test_library_environment_and_device_are_in_the_key(tmp_path, data, trainings
     cached_train(preset, device="cpu", cache_dir=tmp_path, data=data)
     base = run_key(preset, "cpu")
     patches = [(cache, "training_code_hash", lambda: "edited"), (cache, "generator_code_hash", lambda: "edited"),
-               (specae, "__version__", "9.9.9"), (torch, "__version__", "0.0.0"),
+               (specae._version, "__version__", "9.9.9"), (torch, "__version__", "0.0.0"),
                (cache, "resolve_device", lambda device: torch.device("cuda"))]
     keys = set()
     for target, name, value in patches:
@@ -187,7 +185,7 @@ def test_a_partial_or_corrupt_entry_is_replaced(tmp_path, data, trainings, damag
 def test_an_interrupted_run_is_resumed_then_published(tmp_path, data, trainings, monkeypatch):
     preset = tiny(epochs=2)
     key = run_key(preset, "cpu")
-    save = train_module._save_checkpoint
+    save = checkpoints.save
 
     def killed_after_first_epoch(*args, **kwargs):
         save(*args, **kwargs)
@@ -195,7 +193,7 @@ def test_an_interrupted_run_is_resumed_then_published(tmp_path, data, trainings,
 
     (tmp_path / f"{key}.tmp-1-dead").mkdir()  # an older leftover without checkpoint: removed
     with monkeypatch.context() as patch:
-        patch.setattr(train_module, "_save_checkpoint", killed_after_first_epoch)
+        patch.setattr(checkpoints, "save", killed_after_first_epoch)
         with pytest.raises(KeyboardInterrupt):
             cached_train(preset, device="cpu", cache_dir=tmp_path, data=data)
     (leftover,) = tmp_path.glob(f"{key}.tmp-*")

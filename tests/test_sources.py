@@ -9,7 +9,7 @@ from specae import get_preset, load_synthetic, train
 from specae.training.feeds import RenderedSource, StoreSource, training_source
 from specae.io.store import SpectrumStore, add_spectra
 from specae.synth.survey import SyntheticSurvey
-from specae.training.loop import TrainOptions
+from specae.training.options import TrainOptions
 
 PRESET = get_preset("smoke", epochs=1)
 

@@ -1,12 +1,16 @@
 """Training: bit-for-bit resume, learning, checkpoints, devices and bad input."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from specae import get_preset, load_checkpoint, load_synthetic, resolve_device, train
 from specae.spectra.spectra_set import SpectraSet
-from specae.training.loop import TrainOptions
+from specae.training.options import TrainOptions
+from specae.training.progress import EpochRecord
+from specae.training.schedules import beta_schedule
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +43,21 @@ def test_checkpoint_rebuilds_the_model_from_itself(tmp_path, smoke_data):
     with torch.no_grad():
         assert torch.equal(model(x).reconstruction, result.model(x).reconstruction)
     assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary file
+
+
+def test_each_epoch_is_recorded_and_evaluated_with_the_beta_of_its_last_step(tmp_path, smoke_data):
+    """smoke: 6 steps an epoch, β rising linearly over steps 0 → 6, so epoch 1 ends on step 5 at β = 5/6 · 1e-3."""
+    preset = get_preset("smoke")
+    result = train(preset, tmp_path, device="cpu", progress=False, data=smoke_data)
+    assert torch.load(result.checkpoint, weights_only=True)["history"] == result.history
+    assert all(list(h) == [field.name for field in dataclasses.fields(EpochRecord)] for h in result.history)
+    cfg = preset.train
+    assert [h["beta"] for h in result.history] == [beta_schedule(step - 1, cfg.beta, cfg.beta_warmup_start,
+                                                                 cfg.beta_warmup_end) for step in (6, 12)]
+    assert result.history[0]["beta"] == pytest.approx(5 / 6 * 1e-3, rel=1e-12)
+    for h in result.history:
+        assert h["validation_loss"] == pytest.approx(h["validation_reconstruction"] + h["beta"] * h["validation_kl"],
+                                                     rel=1e-12)
 
 
 def test_resume_refuses_another_configuration_and_overwrites_nothing(tmp_path, smoke_data):
@@ -82,15 +101,7 @@ def test_bad_input_names_the_problem(tmp_path, smoke_data):
         train(get_preset("smoke"), tmp_path, device="cpu", progress=False, data=quick_sized)
 
 
-def test_cosine_schedule_warms_up_then_decays_to_two_percent():
-    from specae.model.autoencoder import learning_rate_at
-
-    rates = [learning_rate_at(step, 3e-3, "cosine", 100, 672) for step in range(672)]
-    assert rates[0] == pytest.approx(3e-5) and rates[99] == pytest.approx(3e-3)
-    assert np.all(np.diff(rates[:100]) > 0) and np.all(np.diff(rates[100:]) < 0)
-    assert learning_rate_at(672, 3e-3, "cosine", 100, 672) == pytest.approx(6e-5, rel=1e-9)
-    assert learning_rate_at(386, 3e-3, "cosine", 100, 672) == pytest.approx(0.51 * 3e-3, rel=1e-9)  # half-way
-    assert learning_rate_at(5, 3e-3, "constant", 100, 672) == 3e-3
+def test_unknown_schedules_and_negative_clipping_are_refused():
     with pytest.raises(ValueError, match="lr_schedule must be one of"):
         get_preset("smoke", lr_schedule="linear")
     with pytest.raises(ValueError, match="grad_clip must be ≥ 0"):

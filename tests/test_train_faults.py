@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from specae import get_preset, load_checkpoint, load_synthetic, train
-from specae.training.loop import CHECKPOINT_NAME, PREVIOUS_CHECKPOINT_NAME
+from specae.training.checkpoints import CHECKPOINT_NAME, PREVIOUS_CHECKPOINT_NAME
 
 EPOCHS = 6
 _CHILD = """

@@ -22,7 +22,9 @@ from specae.training.presets import PRESETS, get_preset
 from specae.io.real_samples import fetch_samples, samples_dir
 from specae.io.store import ingest
 from specae.training.feeds import training_source
-from specae.training.loop import DEVICE_CHOICES, PRECISIONS, TrainOptions, train
+from specae.training.devices import DEVICE_CHOICES
+from specae.training.loop import train
+from specae.training.options import PRECISIONS, TrainOptions
 
 
 def main(argv: list[str] | None = None) -> int:

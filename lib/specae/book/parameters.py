@@ -8,11 +8,9 @@ is allowed, before anything is rendered or trained.
 from __future__ import annotations
 
 import numbers
-import re
 
+from specae.training.devices import DEVICE_CHOICES, is_device_name
 from specae.training.presets import PRESETS
-
-DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 
 
 def _is_int(value) -> bool:
@@ -28,8 +26,7 @@ def _preset(value):
 
 
 def _device(value):
-    ok = isinstance(value, str) and (value in ("auto", "cpu", "cuda", "mps") or re.fullmatch(r"cuda:\d+", value))
-    return None if ok else f"use one of {', '.join(DEVICES)}"
+    return None if is_device_name(value) else f"use one of {', '.join(DEVICE_CHOICES)}"
 
 
 def _seed(value):

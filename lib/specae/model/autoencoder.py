@@ -1,6 +1,6 @@
 """The 1-D convolutional autoencoder (deterministic or β-VAE) and its masked L1 + β·KL loss.
 
-A plain hourglass as in the released model (paper-notes §3): strided Conv1d + LeakyReLU(0.1) down to
+A plain hourglass as in the authors' released model: strided Conv1d + LeakyReLU(0.1) down to
 (channels[-1], n_positions), flattened to a fully connected μ head (and a log σ² head for the
 β-VAE); the decoder mirrors it with ConvTranspose1d (kernel 4, stride 2, padding 1 for each
 stride-2 stage) and ends in a 1→1 conv without activation (``predict0``). ``paper_architecture()``
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-PAPER_INPUT_LENGTH = 327_680
+from specae.spectra.grid import N_PADDED_PIXELS
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,9 @@ class AutoencoderConfig:
 
 
 def paper_architecture(latent_dim: int = 128, variational: bool = True) -> AutoencoderConfig:
-    """The released model's layer table (paper-notes §3.1) at 327,680 samples."""
+    """The layer table of the authors' released model, at 327,680 samples."""
     return AutoencoderConfig(
-        input_length=PAPER_INPUT_LENGTH,
+        input_length=N_PADDED_PIXELS,
         channels=(16, 16, 16, 32, 32, 32, 64, 64, 64, 128, 128, 128, 256, 512, 512),
         kernels=(7, 5, 5) + (3,) * 12,
         strides=(2,) * 14 + (1,),
@@ -183,29 +183,6 @@ def masked_l1_kl_loss(output: AutoencoderOutput, target: torch.Tensor, mask: tor
         per_spectrum = (1 + output.logvar - output.mu.pow(2) - output.logvar.exp()).sum(dim=1)
         kl = -0.5 * (per_spectrum.mean() if n_spectra is None else per_spectrum.sum() / n_spectra)
     return LossTerms(total=reconstruction + beta * kl, reconstruction=reconstruction, kl=kl)
-
-
-def beta_schedule(step: int, beta: float, warmup_start: int, warmup_end: int) -> float:
-    """KL weight at ``step``: 0 before warmup_start, linear up to ``beta`` at warmup_end, then flat."""
-    if step < warmup_start:
-        return 0.0
-    if step >= warmup_end:
-        return beta
-    return beta * (step - warmup_start) / (warmup_end - warmup_start)
-
-
-def learning_rate_at(step: int, peak: float, schedule: str, warmup_steps: int, total_steps: int) -> float:
-    """Adam step size at ``step``: ``peak`` throughout ("constant"), or a linear warm-up over
-    ``warmup_steps`` followed by a cosine decay to 2 % of ``peak`` at ``total_steps`` ("cosine")."""
-    if schedule == "constant":
-        return peak
-    if schedule != "cosine":
-        raise ValueError(f"unknown learning-rate schedule {schedule!r}; use 'constant' or 'cosine'")
-    if step < warmup_steps:
-        return peak * (step + 1) / warmup_steps
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    floor = 0.02 * peak
-    return floor + (peak - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def layer_table(config: AutoencoderConfig) -> list[dict]:

@@ -3,7 +3,10 @@ loop (one process or several), checkpoints, and the run cache the chapters train
 
 from specae.training.balanced_sampler import BalancedSampler, visibility_weights
 from specae.training.datasets import load_synthetic
-from specae.training.loop import TrainOptions, TrainResult, load_checkpoint, resolve_device, train
+from specae.training.checkpoints import load_checkpoint
+from specae.training.devices import resolve_device
+from specae.training.loop import TrainResult, train
+from specae.training.options import TrainOptions
 from specae.training.presets import PRESETS, DataConfig, Preset, TrainConfig, get_preset, preset_from_parameters
 from specae.training.run_cache import CacheInfo, cache_info, cached_synthetic, cached_train, cached_train_many, run_key
 from specae.training.split import Split, object_disjoint_split

@@ -6,16 +6,16 @@ an epoch, from a ``checkpoint_every`` checkpoint) and resumes ends with the same
 as one run in one go; so does a run that streams its spectra (:mod:`specae.training.feeds`) instead of holding
 them in memory. On CUDA the steps run under bf16 autocast by default, and started by ``torchrun``
 several processes train one model together (:mod:`specae.training.distributed`).
+
+A run reads top to bottom in :func:`_train`: set up (or resume) the model and optimiser, then for each
+epoch train its steps (:func:`_train_epoch`), evaluate and record it (:func:`_epoch_record`), checkpoint.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 import os
 import time
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,31 +26,30 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from specae import __version__
-
-from specae.training import distributed
-from specae._files import atomic_write
-from specae.model.autoencoder import (AutoencoderOutput, LossTerms, SpectrumAutoencoder, beta_schedule, learning_rate_at,
-                          masked_l1_kl_loss)
-from specae.spectra.spectra_set import SpectraSet
-from specae.training.presets import Preset
-from specae.training.balanced_sampler import BalancedSampler
-from specae.training.split import Split, object_disjoint_split
+from specae.model.autoencoder import AutoencoderOutput, LossTerms, SpectrumAutoencoder, masked_l1_kl_loss
 from specae.seeding import derive_seed, torch_generator
+from specae.spectra.spectra_set import SpectraSet
+from specae.training import checkpoints, distributed
+from specae.training.balanced_sampler import BalancedSampler
+from specae.training.checkpoints import CHECKPOINT_NAME
+from specae.training.devices import kernel_settings, resolve_device
 from specae.training.feeds import BatchSource, training_source
+from specae.training.options import TrainOptions
+from specae.training.presets import Preset
+from specae.training.progress import EpochRecord, Progress
+from specae.training.schedules import beta_schedule, learning_rate_at
+from specae.training.split import Split, object_disjoint_split
 
-CHECKPOINT_NAME = "checkpoint.pt"
-PREVIOUS_CHECKPOINT_NAME = "checkpoint.prev.pt"  # the epoch before, kept in case the latest is damaged
-CHECKPOINT_FORMAT = 1
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
-PRECISIONS = ("auto", "fp32", "bf16")
 _EVAL_BATCH = 64
 _NOISE_STREAM = 2  # seed key separating the VAE-noise stream from the weight-initialisation stream
 
 
 @dataclass
 class TrainResult:
-    """A finished (or resumed) run: the model in eval mode, its history and where it was saved."""
+    """A finished (or resumed) run: the model in eval mode, its history and where it was saved.
+
+    history: one plain dict per finished epoch, keyed as the fields of :class:`EpochRecord`.
+    """
 
     preset: Preset
     model: SpectrumAutoencoder
@@ -61,61 +60,13 @@ class TrainResult:
     steps: int | None = None  # optimisation steps done (None where unknown)
 
 
-def resolve_device(device: str) -> torch.device:
-    """'auto' picks cuda > mps > cpu; explicit devices must be available."""
-    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda", "mps") or _is_cuda_index(device)):
-        raise ValueError(f"unknown device {device!r}; choose one of {DEVICE_CHOICES}")
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here; use 'auto' or 'cpu'")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device 'mps' requested but MPS is not available here; use 'auto' or 'cpu'")
-    return torch.device(device)
-
-
 @dataclass(frozen=True)
-class TrainOptions:
-    """How a run executes, not what it learns (so not part of the preset, its hash or its cache key).
+class Evaluation:
+    """Mean loss terms of the deterministic pass (z = μ) over a set of spectra; loss = reconstruction + β·kl."""
 
-    precision: "auto" (bf16 autocast on CUDA, fp32 elsewhere), "fp32" or "bf16" (autocast on any device).
-    compile: run the training steps through ``torch.compile``.
-    checkpoint_every: also checkpoint every this many steps (0: at the end of each epoch only); a run
-    resumed from a mid-epoch checkpoint continues that epoch where it stopped.
-    stop_at_step: checkpoint and return once this many steps are done in total (None: all epochs), e.g.
-    to fit a job into a scheduler's time limit; calling again resumes.
-    prefetch: prepare the next batch in a background thread while the current step runs (streaming
-    sources only; in-memory batches are a copy away).
-    eval_spectra: the end-of-epoch validation error is measured on at most this many validation spectra,
-    a fixed seeded subset (0: all). The paper survey's object-disjoint validation set holds >100k spectra.
-    """
-
-    precision: str = "auto"
-    compile: bool = False
-    checkpoint_every: int = 0
-    stop_at_step: int | None = None
-    prefetch: bool = True
-    eval_spectra: int = 4_096
-
-    def __post_init__(self):
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
-            raise ValueError(f"checkpoint_every must be an integer ≥ 0 (0 = per epoch), got {self.checkpoint_every!r}")
-        if self.stop_at_step is not None and (not isinstance(self.stop_at_step, int) or self.stop_at_step < 0):
-            raise ValueError(f"stop_at_step must be an integer ≥ 0 or None, got {self.stop_at_step!r}")
-        if not isinstance(self.eval_spectra, int) or self.eval_spectra < 0:
-            raise ValueError(f"eval_spectra must be an integer ≥ 0 (0 = all), got {self.eval_spectra!r}")
-
-    def autocast_dtype(self, device: torch.device) -> torch.dtype | None:
-        """bfloat16 when this run autocasts on ``device``, else None (plain fp32)."""
-        if self.precision == "bf16" or (self.precision == "auto" and device.type == "cuda"):
-            return torch.bfloat16
-        return None
+    loss: float
+    reconstruction: float
+    kl: float
 
 
 def train(
@@ -147,84 +98,141 @@ def train(
         distributed.stop(ranks)
 
 
-def _train(preset: Preset, out_dir: Path, ranks: distributed.Ranks, resume: bool, progress: bool,
+@dataclass
+class _Run:
+    """What stays fixed while a run trains: its configuration, model and optimiser, data and batching."""
+
+    preset: Preset
+    options: TrainOptions
+    ranks: distributed.Ranks
+    checkpoint: Path
+    data: SpectraSet | BatchSource
+    split: Split
+    model: SpectrumAutoencoder
+    optimizer: torch.optim.Optimizer
+    stepper: torch.nn.Module  # the model, or its DDP / compiled wrapper, that runs the steps
+    autocast: torch.dtype | None  # the steps' and evaluations' autocast type (None: plain fp32)
+    sampler: BalancedSampler
+    steps_per_epoch: int
+    stop_at: int  # this call returns once this many steps are done in all (options.stop_at_step, else all)
+    validation_set: np.ndarray  # (n,) spectrum indices evaluated each epoch
+    train_probe: np.ndarray  # (n,) training spectrum indices evaluated like them
+
+    @property
+    def total_steps(self) -> int:
+        """Steps of the whole configured run (all epochs)."""
+        return self.preset.train.epochs * self.steps_per_epoch
+
+    def beta(self, step: int) -> float:
+        """KL weight of step ``step`` (counted from 0 over the whole run)."""
+        cfg = self.preset.train
+        return beta_schedule(step, cfg.beta, cfg.beta_warmup_start, cfg.beta_warmup_end)
+
+    def learning_rate(self, step: int) -> float:
+        """Adam step size of step ``step``."""
+        cfg = self.preset.train
+        return learning_rate_at(step, cfg.learning_rate, cfg.lr_schedule, cfg.lr_warmup_steps, self.total_steps)
+
+    def save(self, progress: Progress) -> None:
+        """Checkpoint the model, optimiser and ``progress``."""
+        checkpoints.save(self.checkpoint, self.preset, self.model, self.optimizer, progress, ranks=self.ranks,
+                         split=self.split, data=self.data)
+
+
+def _train(preset: Preset, out_dir: Path, ranks: distributed.Ranks, resume: bool, show_progress: bool,
            data: SpectraSet | BatchSource, options: TrainOptions) -> TrainResult:
-    torch_device = ranks.device
-    checkpoint_path = out_dir / CHECKPOINT_NAME
+    """Set up (or resume) the run, then train, record and checkpoint epoch after epoch."""
     preset.data.grid.check_length(data.n_pixels)
     split = _usable_split(preset, data)
-    cfg = preset.train
-
-    with kernel_settings(torch_device), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(cfg.seed, 1))
-        model = SpectrumAutoencoder(preset.model).to(torch_device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
-    epoch, step, history, epoch_sums = 0, 0, [], np.zeros(3)
-    previous_path = out_dir / PREVIOUS_CHECKPOINT_NAME
-    if checkpoint_path.exists() or previous_path.exists():
+    model, optimizer = _new_model(preset, ranks.device)
+    if checkpoints.exists(out_dir):
         if not resume:
-            raise FileExistsError(f"{out_dir} holds a checkpoint; pass resume=True to continue it or choose another out_dir")
-        state = _load_resumable(checkpoint_path, previous_path, preset, torch_device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        epoch, step, history = state["epoch"], state["step"], state["history"]
-        epoch_sums = np.asarray(state.get("epoch_sums", [0.0, 0.0, 0.0]))
+            raise FileExistsError(f"{out_dir} holds a checkpoint; pass resume=True to continue it or choose another "
+                                  "out_dir")
+        progress = checkpoints.resume(out_dir, preset, model, optimizer, ranks.device)
+    else:
+        progress = Progress()
+    # set up after resuming: wrapping the model in DDP copies rank 0's weights to every rank
+    run = _set_up(preset, out_dir, ranks, data, split, model, optimizer, options)
+    bar = tqdm(total=run.total_steps, initial=progress.step, disable=not show_progress, desc=f"train {preset.name}",
+               unit="step")
+    with kernel_settings(ranks.device), bar:
+        while progress.epoch < preset.train.epochs and progress.step < run.stop_at:
+            started = time.perf_counter()
+            _train_epoch(run, progress, bar)
+            if progress.step < (progress.epoch + 1) * run.steps_per_epoch:  # stopped inside the epoch (stop_at)
+                run.save(progress)
+                break
+            progress.finish_epoch(_epoch_record(run, progress, started))
+            run.save(progress)
+    model.eval()
+    return TrainResult(preset=preset, model=model, history=progress.history, checkpoint=run.checkpoint, split=split,
+                       data=data, steps=progress.step)
 
+
+def _new_model(preset: Preset, device: torch.device) -> tuple[SpectrumAutoencoder, torch.optim.Optimizer]:
+    """The model with its seeded initial weights (global RNG state untouched) on ``device``, and its Adam."""
+    with kernel_settings(device), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(preset.train.seed, 1))
+        model = SpectrumAutoencoder(preset.model).to(device)
+    return model, torch.optim.Adam(model.parameters(), lr=preset.train.learning_rate)
+
+
+def _set_up(preset: Preset, out_dir: Path, ranks: distributed.Ranks, data: SpectraSet | BatchSource, split: Split,
+            model: SpectrumAutoencoder, optimizer: torch.optim.Optimizer, options: TrainOptions) -> _Run:
+    """The fixed parts of a run around its (resumed) model: sampler, batching, stepper, evaluation sets."""
+    cfg = preset.train
     sampler = BalancedSampler(data.object_ids[split.train], num_samples=cfg.samples_per_epoch or len(split.train),
                               seed=cfg.seed, balanced=preset.data.balanced)
     steps_per_epoch = math.ceil(len(sampler) / cfg.batch_size)
     distributed.check_batch_size(len(sampler) // steps_per_epoch, ranks)
-    stop_at = cfg.epochs * steps_per_epoch if options.stop_at_step is None else options.stop_at_step
-    stepper = _step_model(model, ranks, options)
-    autocast = options.autocast_dtype(torch_device)
     validation_set, train_probe = _evaluation_sets(split, preset, options.eval_spectra)
-    save = functools.partial(_save_checkpoint, checkpoint_path, preset, model, optimizer, ranks=ranks, split=split,
-                             data=data)
-    bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=step, disable=not progress, desc=f"train {preset.name}",
-               unit="step")
-    with kernel_settings(torch_device), bar:
-        while epoch < cfg.epochs and step < stop_at:
-            started = time.perf_counter()
-            model.train()
-            order = split.train[sampler.indices(epoch).numpy()]
-            batches = np.array_split(order, steps_per_epoch)[step - epoch * steps_per_epoch : stop_at - epoch * steps_per_epoch]
-            local = [ranks.shard(batch) for batch in batches]
-            feed = _feed(data, [indices for indices, _ in local], torch_device, options.prefetch)
-            for batch, (indices, offset), (flux, mask) in zip(batches, local, feed):
-                beta = beta_schedule(step, cfg.beta, cfg.beta_warmup_start, cfg.beta_warmup_end)
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate_at(step, cfg.learning_rate, cfg.lr_schedule, cfg.lr_warmup_steps,
-                                                   cfg.epochs * steps_per_epoch)
-                noise = _noise(preset, step, len(batch), torch_device)
-                terms = optimisation_step(stepper, optimizer, flux, mask, beta, cfg.grad_clip, autocast,
-                                          noise=None if noise is None else noise[offset : offset + len(indices)],
-                                          n_batch=len(batch), ranks=ranks)
-                step += 1
-                epoch_sums += ranks.sum(torch.stack([terms.total, terms.reconstruction, terms.kl]).detach()).tolist()
-                bar.update(1)
-                bar.set_postfix(loss=f"{terms.total.item():.4f}", epoch=epoch + 1)
-                if options.checkpoint_every and step % options.checkpoint_every == 0 and step % steps_per_epoch:
-                    save(epoch=epoch, step=step, history=history, epoch_sums=epoch_sums)
-            if step < (epoch + 1) * steps_per_epoch:  # stopped inside the epoch (stop_at_step)
-                save(epoch=epoch, step=step, history=history, epoch_sums=epoch_sums)
-                break
-            epoch += 1
-            validation = evaluate(model, data, validation_set, beta, torch_device, ranks, autocast)
-            train_eval = evaluate(model, data, train_probe, beta, torch_device, ranks, autocast)
-            history.append(dict(
-                epoch=epoch, step=step, beta=beta,
-                train_loss=float(epoch_sums[0] / steps_per_epoch),
-                train_reconstruction=float(epoch_sums[1] / steps_per_epoch),
-                train_kl=float(epoch_sums[2] / steps_per_epoch),
-                train_eval_reconstruction=train_eval["reconstruction"],
-                validation_loss=validation["loss"], validation_reconstruction=validation["reconstruction"],
-                validation_kl=validation["kl"], seconds=time.perf_counter() - started,
-            ))
-            epoch_sums = np.zeros(3)
-            save(epoch=epoch, step=step, history=history, epoch_sums=epoch_sums)
-    model.eval()
-    return TrainResult(preset=preset, model=model, history=history, checkpoint=checkpoint_path, split=split, data=data,
-                       steps=step)
+    return _Run(preset=preset, options=options, ranks=ranks, checkpoint=out_dir / CHECKPOINT_NAME, data=data,
+                split=split, model=model, optimizer=optimizer, stepper=_step_model(model, ranks, options),
+                autocast=options.autocast_dtype(ranks.device), sampler=sampler, steps_per_epoch=steps_per_epoch,
+                stop_at=cfg.epochs * steps_per_epoch if options.stop_at_step is None else options.stop_at_step,
+                validation_set=validation_set, train_probe=train_probe)
+
+
+def _train_epoch(run: _Run, progress: Progress, bar: tqdm) -> None:
+    """The steps of epoch ``progress.epoch`` still to do (up to ``run.stop_at``), summed into ``progress.sums``;
+    also checkpoints every ``checkpoint_every`` steps inside the epoch."""
+    device, every = run.ranks.device, run.options.checkpoint_every
+    run.model.train()
+    first = progress.epoch * run.steps_per_epoch  # the epoch's first step
+    order = run.split.train[run.sampler.indices(progress.epoch).numpy()]
+    batches = np.array_split(order, run.steps_per_epoch)[progress.step - first : run.stop_at - first]
+    local = [run.ranks.shard(batch) for batch in batches]
+    feed = _feed(run.data, [indices for indices, _ in local], device, run.options.prefetch)
+    for batch, (indices, offset), (flux, mask) in zip(batches, local, feed):
+        for group in run.optimizer.param_groups:
+            group["lr"] = run.learning_rate(progress.step)
+        noise = _noise(run.preset, progress.step, len(batch), device)
+        terms = optimisation_step(run.stepper, run.optimizer, flux, mask, run.beta(progress.step),
+                                  run.preset.train.grad_clip, run.autocast,
+                                  noise=None if noise is None else noise[offset : offset + len(indices)],
+                                  n_batch=len(batch), ranks=run.ranks)
+        progress.step += 1
+        progress.sums.add(*run.ranks.sum(torch.stack([terms.total, terms.reconstruction, terms.kl]).detach()).tolist())
+        bar.update(1)
+        bar.set_postfix(loss=f"{terms.total.item():.4f}", epoch=progress.epoch + 1)
+        if every and progress.step % every == 0 and progress.step % run.steps_per_epoch:
+            run.save(progress)
+
+
+def _epoch_record(run: _Run, progress: Progress, started: float) -> EpochRecord:
+    """Evaluate the model after the epoch just trained and record it; ``started``: its ``time.perf_counter()``."""
+    beta = run.beta(progress.step - 1)  # the β of the epoch's last step
+    validation = evaluate(run.model, run.data, run.validation_set, beta, run.ranks.device, run.ranks, run.autocast)
+    train_eval = evaluate(run.model, run.data, run.train_probe, beta, run.ranks.device, run.ranks, run.autocast)
+    sums, n_steps = progress.sums, run.steps_per_epoch
+    return EpochRecord(
+        epoch=progress.epoch + 1, step=progress.step, beta=beta, train_loss=sums.total / n_steps,
+        train_reconstruction=sums.reconstruction / n_steps, train_kl=sums.kl / n_steps,
+        train_eval_reconstruction=train_eval.reconstruction, validation_loss=validation.loss,
+        validation_reconstruction=validation.reconstruction, validation_kl=validation.kl,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def optimisation_step(stepper: torch.nn.Module, optimizer: torch.optim.Optimizer, flux: torch.Tensor,
@@ -251,8 +259,9 @@ def optimisation_step(stepper: torch.nn.Module, optimizer: torch.optim.Optimizer
 @torch.no_grad()
 def evaluate(model: SpectrumAutoencoder, data: SpectraSet | BatchSource, indices: np.ndarray, beta: float,
              device: torch.device, ranks: distributed.Ranks | None = None,
-             autocast: torch.dtype | None = None) -> dict:
-    """Mean loss terms of the deterministic pass (z = μ) over spectra ``indices``, pixel-weighted.
+             autocast: torch.dtype | None = None) -> Evaluation:
+    """Mean loss terms of the deterministic pass (z = μ) over spectra ``indices`` (n,): reconstruction
+    pixel-weighted over their valid pixels, KL per spectrum.
 
     With several ranks each evaluates every ``world_size``-th spectrum and the sums are combined.
     """
@@ -277,23 +286,7 @@ def evaluate(model: SpectrumAutoencoder, data: SpectraSet | BatchSource, indices
         totals, n_valid, kl_sum, count = ranks.sum(torch.tensor([totals, n_valid, kl_sum, count],
                                                                 dtype=torch.float64)).tolist()
     reconstruction, kl = totals / n_valid, kl_sum / count
-    return dict(loss=reconstruction + beta * kl, reconstruction=reconstruction, kl=kl)
-
-
-def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[Preset, SpectrumAutoencoder, dict]:
-    """Rebuild the preset and the model (eval mode) from a checkpoint alone; also return its contents."""
-    torch_device = resolve_device(device)
-    state = torch.load(Path(path), map_location=torch_device, weights_only=True)
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a specae checkpoint of format {CHECKPOINT_FORMAT}")
-    if state.get("specae_version") != __version__:
-        raise ValueError(f"{path} was written by specae {state.get('specae_version')}, this is specae {__version__}; "
-                         "load it with that version, or retrain")
-    preset = Preset.from_dict(state["preset"])
-    model = SpectrumAutoencoder(preset.model).to(torch_device)
-    model.load_state_dict(state["model"])
-    model.eval()
-    return preset, model, state
+    return Evaluation(loss=reconstruction + beta * kl, reconstruction=reconstruction, kl=kl)
 
 
 def _usable_split(preset: Preset, data: SpectraSet | BatchSource) -> Split:
@@ -302,9 +295,8 @@ def _usable_split(preset: Preset, data: SpectraSet | BatchSource) -> Split:
         raise ValueError("the dataset is empty: no spectra to train on")
     usable = np.flatnonzero(~data.degenerate)
     if usable.size == 0:
-        raise ValueError(
-            f"all {len(data)} spectra are degenerate (median ≤ {preset.data.median_threshold} ADU); nothing to train on"
-        )
+        raise ValueError(f"all {len(data)} spectra are degenerate (median ≤ {preset.data.median_threshold} ADU); "
+                         "nothing to train on")
     split = object_disjoint_split(data.object_ids[usable], preset.data.validation_fraction, preset.data.split_seed)
     return Split(train=usable[split.train], validation=usable[split.validation])
 
@@ -331,7 +323,8 @@ def _step_model(model: SpectrumAutoencoder, ranks: distributed.Ranks, options: T
 
 def _feed(data: SpectraSet | BatchSource, batches: list[np.ndarray], device: torch.device,
           prefetch: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(flux, mask) of each batch in turn; a streaming source's next batch is read while this one trains."""
+    """(flux (b, 1, L), mask (b, L)) of each batch in turn; a streaming source's next batch is read while this
+    one trains."""
     if not prefetch or isinstance(data, SpectraSet) or not batches:
         yield from (data.batch(indices, device) for indices in batches)
         return
@@ -365,92 +358,3 @@ def _in_fp32(output: AutoencoderOutput) -> AutoencoderOutput:
     """The output with every tensor in float32 (a no-op outside autocast), so the loss is summed in fp32."""
     return AutoencoderOutput(reconstruction=output.reconstruction.float(), mu=output.mu.float(), z=output.z.float(),
                              logvar=None if output.logvar is None else output.logvar.float())
-
-
-def _save_checkpoint(path: Path, preset, model, optimizer, *, ranks: distributed.Ranks, split, data, epoch, step,
-                     history, epoch_sums) -> None:
-    """Rank 0 writes the checkpoint atomically (see specae._files), keeping the one before as checkpoint.prev.pt.
-
-    epoch: completed epochs; step: steps done in all; epoch_sums: summed loss terms of the epoch under way.
-    """
-    if ranks.is_main:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            os.replace(path, path.with_name(PREVIOUS_CHECKPOINT_NAME))
-        state = dict(
-            format=CHECKPOINT_FORMAT, specae_version=__version__, torch_version=str(torch.__version__),
-            preset=preset.to_dict(), config_hash=preset.config_hash(), epoch=epoch, step=step, history=history,
-            epoch_sums=[float(value) for value in epoch_sums], model=model.state_dict(), optimizer=optimizer.state_dict(),
-            data_summary=dict(n_spectra=len(data), n_degenerate=int(data.degenerate.sum()),
-                              n_train=len(split.train), n_validation=len(split.validation)),
-        )
-        atomic_write(path, lambda handle: torch.save(state, handle))
-    ranks.barrier()
-
-
-def _load_resumable(latest: Path, previous: Path, preset: Preset, device: torch.device) -> dict:
-    """The latest checkpoint, or the one before when the latest is missing or unreadable (with a warning)."""
-    try:
-        state = torch.load(latest, map_location=device, weights_only=True)
-    except Exception as error:  # noqa: BLE001 (truncated, corrupt or missing: fall back)
-        if not previous.exists():
-            raise ValueError(f"{latest} is unreadable ({type(error).__name__}) and there is no {previous.name} to "
-                             "fall back to; delete the folder to start again") from error
-        warnings.warn(f"{latest} is unreadable ({type(error).__name__}); resuming from {previous.name}",
-                      RuntimeWarning, stacklevel=3)
-        latest, state = previous, torch.load(previous, map_location=device, weights_only=True)
-    return _check_compatible(latest, state, preset)
-
-
-def _check_compatible(path: Path, state: dict, preset: Preset) -> dict:
-    """Refuse a checkpoint made with a different configuration (epochs aside) or specae version."""
-    if state.get("specae_version") != __version__:
-        raise ValueError(f"{path} was written by specae {state.get('specae_version')}, this is specae {__version__}; "
-                         "resume with that version or start a new out_dir")
-    stored = Preset.from_dict(state["preset"])
-    ours = preset.to_dict()
-    theirs = stored.with_overrides(epochs=preset.train.epochs).to_dict()
-    if ours != theirs:
-        differing = sorted(f"{section}.{key}" for section in ("data", "model", "train") for key in ours[section]
-                           if ours[section][key] != theirs[section][key])
-        values = "; ".join(f"{name}: checkpoint {_field(theirs, name)!r}, requested {_field(ours, name)!r}"
-                           for name in differing)
-        raise ValueError(f"{path} was made with a different configuration (differs in {differing}: {values}); "
-                         "use another out_dir or the checkpoint's own configuration")
-    if state["epoch"] > preset.train.epochs:
-        raise ValueError(f"{path} already holds {state['epoch']} epochs, more than the {preset.train.epochs} requested")
-    return state
-
-
-def _field(config: dict, name: str):
-    section, key = name.split(".")
-    return config[section][key]
-
-
-@contextlib.contextmanager
-def kernel_settings(device: torch.device):
-    """Deterministic kernels on CPU; on CUDA, cuDNN picks its fastest convolution algorithms by timing them
-    (``cudnn.benchmark``: the shapes never change within a run). Both restored afterwards."""
-    if device.type == "cuda":
-        previous = torch.backends.cudnn.benchmark
-        torch.backends.cudnn.benchmark = True
-        try:
-            yield
-        finally:
-            torch.backends.cudnn.benchmark = previous
-        return
-    if device.type != "cpu":
-        yield
-        return
-    previous = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous)
-
-
-def _is_cuda_index(device: str) -> bool:
-    prefix, _, index = device.partition(":")
-    return prefix == "cuda" and index.isdigit()
-

@@ -229,9 +229,10 @@ def _quick() -> Preset:
 
 
 def _paper() -> Preset:
-    """The released architecture at the full 327,680-sample grid; optimisation as the [der] proxies.
+    """The released architecture at the full 327,680-sample grid; optimisation as in a later re-analysis.
 
-    β = 0.3 reached linearly over steps 50k → 100k, Adam 1e-3, batch 32 (paper-notes §4). The
+    β = 0.3 reached linearly over steps 50k → 100k, Adam 1e-3, batch 32: the settings of Cvrček,
+    Romaniello et al.'s released code, proxies for the paper's own (see docs/decisions.md). The
     synthetic survey matches the released ID list in size (267,361 spectra) and is rendered on the fly
     at this scale; epochs × spectra ≈ the checkpoint's 1.5 M iterations.
     """

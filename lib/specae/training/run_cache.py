@@ -8,20 +8,18 @@ the SHA-256 of the canonical JSON (sorted keys) of :func:`key_inputs`, which hol
 * ``preset``: ``preset.to_dict()``, the whole configuration (name, data, model, optimisation, epochs);
 * ``data``: the data fingerprint, SHA-256 over the canonical JSON of ``preset.data`` (grid factor,
   synthetic survey, split, normalisation, sampling) and over the bytes of the code and data that
-  generate the spectra, :data:`GENERATOR_FILES` (paths relative to the package, each hashed with its
-  name: synthetic, population, line lists, line profiles, tellurics, grid, normalisation, data
-  loading, seeding and ``data/harps_line_masks.npz``);
-* ``library``: ``specae.__version__`` and the SHA-256 of the training code, :data:`TRAINING_FILES`
-  (train, autoencoder, sampler, seeding, presets, sources, distributed);
+  generate the spectra, :data:`GENERATOR_FILES` (each hashed with its path in the package);
+* ``library``: ``specae.__version__`` (:mod:`specae._version`) and the SHA-256 of the training code,
+  :data:`TRAINING_FILES` (each hashed with its path in the package);
 * ``environment``: the torch and numpy versions and the device *type* (``cpu``, ``cuda``, ``mps``;
   ``"auto"`` is resolved first, ``cuda:1`` counts as ``cuda``), since they change the weights.
 
-So editing any of those files, bumping a version or changing one parameter gives a new key; old entries
-are left in place (delete the folder to reclaim space). Not in the key: the Python version, the CPU
-model and thread count, and every other module of the package (``atomic.py``, I/O of real spectra:
-``store.py``, ``fits.py``).
+So editing any of those files, moving one, bumping a version or changing one parameter gives a new key;
+old entries are left in place (delete the folder to reclaim space). Not in the key: the Python version,
+the CPU model and thread count, and every other module of the package (file helpers, the I/O of real
+spectra, the analysis and the book).
 
-An entry ``cache_dir/<key>/`` holds ``checkpoint.pt`` (see :mod:`specae.training.loop`), ``split.npz`` (the
+An entry ``cache_dir/<key>/`` holds ``checkpoint.pt`` (see :mod:`specae.training.checkpoints`), ``split.npz`` (the
 train/validation indices) and ``done.json`` (the key, its inputs and the history), written last. A run
 is trained in a sibling folder ``<key>.tmp-<pid>-<random>`` and published by one ``os.rename``, under an
 exclusive ``fcntl.flock`` on ``<key>.lock``, so a second process asking for the same key waits and then
@@ -59,13 +57,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import specae._version as package_version  # read on each call, so a changed version is seen
 from specae._files import PACKAGE_DIR, atomic_write, feed_file
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.datasets import load_synthetic
 from specae.training.presets import DataConfig, Preset
 from specae.synth.survey import SyntheticSurvey
 from specae.training.split import Split
-from specae.training.loop import CHECKPOINT_NAME, TrainResult, load_checkpoint, resolve_device, train
+from specae.training.checkpoints import CHECKPOINT_NAME, load_checkpoint
+from specae.training.devices import resolve_device
+from specae.training.loop import TrainResult, train
 
 try:
     import fcntl
@@ -79,9 +80,10 @@ SPLIT_NAME = "split.npz"
 GENERATOR_FILES = ("synth/survey.py", "synth/population.py", "synth/line_lists.py", "synth/line_profile.py",
                    "synth/tellurics.py", "spectra/grid.py", "spectra/normalisation.py", "training/datasets.py",
                    "seeding.py", "constants.py", "synth/data/harps_line_masks.npz")
-TRAINING_FILES = ("training/loop.py", "model/autoencoder.py", "training/balanced_sampler.py", "seeding.py",
-                  "training/presets.py", "training/feeds.py", "training/distributed.py", "training/split.py",
-                  "spectra/spectra_set.py")
+TRAINING_FILES = ("training/loop.py", "training/checkpoints.py", "training/devices.py", "training/options.py",
+                  "training/progress.py", "training/schedules.py", "model/autoencoder.py",
+                  "training/balanced_sampler.py", "seeding.py", "training/presets.py", "training/feeds.py",
+                  "training/distributed.py", "training/split.py", "spectra/spectra_set.py")
 _log = logging.getLogger(__name__)
 
 
@@ -134,9 +136,7 @@ def data_fingerprint(source: Preset | DataConfig) -> str:
 
 def library_fingerprint() -> dict:
     """The package version and the hash of the training code."""
-    from specae import __version__  # looked up on each call
-
-    return {"version": __version__, "training_code": training_code_hash()}
+    return {"version": package_version.__version__, "training_code": training_code_hash()}
 
 
 def key_inputs(preset: Preset, device: str = "auto") -> dict:

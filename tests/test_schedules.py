@@ -1,0 +1,23 @@
+"""Schedules: the KL weight β and the learning rate as functions of the step."""
+
+import numpy as np
+import pytest
+
+from specae.training.schedules import beta_schedule, learning_rate_at
+
+
+def test_beta_warms_up_linearly():
+    values = [beta_schedule(step, 0.3, 50_000, 100_000) for step in (0, 49_999, 50_000, 75_000, 100_000, 10**7)]
+    assert values == pytest.approx([0.0, 0.0, 0.0, 0.15, 0.3, 0.3])
+    assert beta_schedule(0, 0.1, 0, 0) == 0.1
+
+
+def test_cosine_schedule_warms_up_then_decays_to_two_percent():
+    rates = [learning_rate_at(step, 3e-3, "cosine", 100, 672) for step in range(672)]
+    assert rates[0] == pytest.approx(3e-5) and rates[99] == pytest.approx(3e-3)
+    assert np.all(np.diff(rates[:100]) > 0) and np.all(np.diff(rates[100:]) < 0)
+    assert learning_rate_at(672, 3e-3, "cosine", 100, 672) == pytest.approx(6e-5, rel=1e-9)
+    assert learning_rate_at(386, 3e-3, "cosine", 100, 672) == pytest.approx(0.51 * 3e-3, rel=1e-9)  # half-way
+    assert learning_rate_at(5, 3e-3, "constant", 100, 672) == 3e-3
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'linear'"):
+        learning_rate_at(5, 3e-3, "linear", 100, 672)
