@@ -33,15 +33,19 @@ def _modules() -> dict[str, Path]:
 
 
 def _module_level_imports(path: Path) -> set[str]:
-    """specae modules imported when ``path`` is imported (module level, not inside functions)."""
-    found = set()
+    """specae modules that ``path`` needs at import time (module level, not inside functions).
+
+    ``from specae.x import y`` needs the module ``specae.x.y`` when that is a module, else the names
+    of ``specae.x`` (a package's ``__init__`` runs first in any case, so it is not an edge by itself)."""
+    modules, found = set(_modules()), set()
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "specae":
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in modules else node.module)
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "specae")
-    return found & set(_modules())
+    return found & modules
 
 
 def _layer(module: str) -> str:
