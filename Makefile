@@ -26,9 +26,10 @@ book: setup data
 chromium:
 	sh scripts/install_chromium.sh
 
-# Unit tests (including a headless-browser check of the built site), then a strict nbval re-run of
+# Lint, unit tests (including a headless-browser check of the built site), then a strict nbval re-run of
 # the committed, executed chapters.
 test: setup data chromium
+	$(PY) -m ruff check .
 	$(PY) -m pytest tests
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
 

@@ -4,7 +4,12 @@ import pytest
 import torch
 
 from specae.model.autoencoder import (
-    AutoencoderConfig, SpectrumAutoencoder, beta_schedule, layer_table, masked_l1_kl_loss, paper_architecture,
+    AutoencoderConfig,
+    SpectrumAutoencoder,
+    beta_schedule,
+    layer_table,
+    masked_l1_kl_loss,
+    paper_architecture,
 )
 
 # Parameter counts of the released model (paper-notes §3).

@@ -43,7 +43,8 @@ def test_checkpoint_rebuilds_the_model_from_itself(tmp_path, smoke_data):
 
 def test_resume_refuses_another_configuration_and_overwrites_nothing(tmp_path, smoke_data):
     train(get_preset("smoke"), tmp_path, device="cpu", progress=False, data=smoke_data)
-    with pytest.raises(ValueError, match=r"differs in \['model.latent_dim'\]: model.latent_dim: checkpoint 8, requested 4"):
+    refusal = r"differs in \['model.latent_dim'\]: model.latent_dim: checkpoint 8, requested 4"
+    with pytest.raises(ValueError, match=refusal):
         train(get_preset("smoke", latent_dim=4), tmp_path, device="cpu", progress=False, data=smoke_data)
     with pytest.raises(FileExistsError, match="pass resume=True"):
         train(get_preset("smoke"), tmp_path, device="cpu", resume=False, progress=False, data=smoke_data)
@@ -102,7 +103,7 @@ def test_cosine_schedule_and_clipping_train_reproducibly(tmp_path, smoke_data):
     first = train(preset, tmp_path / "a", device="cpu", progress=False, data=smoke_data)
     again = train(preset, tmp_path / "b", device="cpu", progress=False, data=smoke_data)
     plain = train(get_preset("smoke", epochs=3), tmp_path / "c", device="cpu", progress=False, data=smoke_data)
-    assert first.history == [dict(h, seconds=s["seconds"]) for h, s in zip(again.history, first.history)]
+    assert first.history == [dict(h, seconds=s["seconds"]) for h, s in zip(again.history, first.history, strict=True)]
     assert first.history[-1]["validation_loss"] != plain.history[-1]["validation_loss"]
 
 
@@ -145,8 +146,8 @@ def test_bad_options_are_refused(options, message):
 
 
 def test_large_validation_sets_are_evaluated_on_a_fixed_subset():
-    from specae.training.split import Split
     from specae.training.loop import _evaluation_sets
+    from specae.training.split import Split
 
     split = Split(train=np.arange(0, 5000), validation=np.arange(5000, 9000))
     preset = get_preset("smoke")
