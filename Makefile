@@ -12,7 +12,7 @@ setup: $(STAMP)
 # Reinstall only when the pins or the package metadata change.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -r requirements.txt -e .
+	$(PY) -m pip install -r requirements.txt -e ".[book,test]"
 	touch $@
 
 # Real HARPS sample files (checksummed, cached outside the repository; a no-op when present).
