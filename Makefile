@@ -12,7 +12,7 @@ setup: $(STAMP)
 # Reinstall only when the pins or the package metadata change.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -r requirements.txt -e .
+	$(PY) -m pip install -r requirements.txt -e ".[book,test]"
 	touch $@
 
 # Real HARPS sample files (checksummed, cached outside the repository; a no-op when present).
@@ -26,9 +26,10 @@ book: setup data
 chromium:
 	sh scripts/install_chromium.sh
 
-# Unit tests (including a headless-browser check of the built site), then a strict nbval re-run of
+# Lint, unit tests (including a headless-browser check of the built site), then a strict nbval re-run of
 # the committed, executed chapters.
 test: setup data chromium
+	$(PY) -m ruff check .
 	$(PY) -m pytest tests
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
 

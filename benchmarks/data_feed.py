@@ -31,9 +31,8 @@ import torch
 from specae import get_preset
 from specae.spectra.grid import Grid
 from specae.training.feeds import RenderedSource, StoreSource
+from store_memory import build_store
 from throughput import step_throughput, timed
-
-from store_memory import build_store  # noqa: E402 (same folder)
 
 BATCH = 32
 

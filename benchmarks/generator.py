@@ -50,7 +50,8 @@ def main() -> None:
     n_spectra = args.spectra + args.batch
     survey_config = SyntheticConfig(n_objects=max(1, n_spectra // 7), n_spectra=n_spectra, seed=0)  # quick-like mix
     results = []
-    print(f"{'grid px':>8} {'threads':>7} {'spectra/s':>10}   device {args.device}, {platform.processor() or platform.machine()}")
+    machine = platform.processor() or platform.machine()
+    print(f"{'grid px':>8} {'threads':>7} {'spectra/s':>10}   device {args.device}, {machine}")
     for factor in args.factors:
         survey = SyntheticSurvey(survey_config, Grid(factor))
         for n_threads in sorted(set(threads)):

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from specae.io.fits import HarpsSpectrum, write_adp
-from specae.spectra.grid import Grid, full_resolution_wavelength
 from specae.io.store import ingest
+from specae.spectra.grid import Grid, full_resolution_wavelength
 from specae.synth.survey import SyntheticConfig, SyntheticSurvey
 
 RENDER_BATCH = 16  # spectra rendered at once, to bound memory
@@ -65,7 +65,7 @@ def write_synthetic_adps(folder: Path, n_files: int) -> None:
     wavelength = full_resolution_wavelength()
     for start in range(0, n_files, RENDER_BATCH):
         indices = range(start, min(start + RENDER_BATCH, n_files))
-        for i, flux in zip(indices, survey.render(indices).numpy()):
+        for i, flux in zip(indices, survey.render(indices).numpy(), strict=True):
             spectrum = HarpsSpectrum(wavelength, flux, np.full_like(flux, np.nan), dict(object=f"SYN{i:05d}"))
             write_adp(folder / f"ADP.synthetic-{i:05d}.fits", spectrum)
 
@@ -96,8 +96,8 @@ def time_ingest(source: Path, store: Path, workers: int, args: argparse.Namespac
 
 def format_table(summary: dict) -> str:
     """The results as a small text table."""
-    lines = [f"ingest of {summary['files']} synthetic ADP files ({summary['megabytes']} MB), "
-             f"grid factor {summary['grid_factor']}, {summary['cpu_count']} CPUs",
+    lines = [(f"ingest of {summary['files']} synthetic ADP files ({summary['megabytes']} MB), "
+              f"grid factor {summary['grid_factor']}, {summary['cpu_count']} CPUs"),
              f"{'workers':>7} {'seconds':>8} {'files/s':>8} {'MB/s':>7} {'startup s':>10} {'steady files/s':>15}"]
     for result in summary["results"]:
         lines.append(f"{result['workers']:>7} {result['seconds']:>8.2f} {result['files_per_s']:>8.2f} "

@@ -30,10 +30,10 @@ import numpy as np
 import torch
 
 from specae import get_preset, train
-from specae.spectra.grid import Grid
-from specae.training.feeds import StoreSource
 from specae.io.store import add_spectra
+from specae.spectra.grid import Grid
 from specae.synth.survey import SyntheticConfig, SyntheticSurvey
+from specae.training.feeds import StoreSource
 from specae.training.options import TrainOptions
 
 UNIQUE = 64

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -22,11 +23,11 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from specae.model.autoencoder import AutoencoderConfig, SpectrumAutoencoder, masked_l1_kl_loss
-from specae.training.presets import Preset
-from specae.training.feeds import RenderedSource
 from specae.training.devices import kernel_settings
+from specae.training.feeds import RenderedSource
 from specae.training.loop import optimisation_step
 from specae.training.options import TrainOptions
+from specae.training.presets import Preset
 
 _TRAFFIC_PASSES = 3  # forward, backward to the inputs, backward to the weights
 
@@ -50,8 +51,8 @@ def timed(function, seconds: float, device: torch.device, warmup: int = 2) -> tu
     return calls, time.perf_counter() - start
 
 
-def gemm_flops_per_second(device: torch.device, dtype: torch.dtype = torch.float32, sizes: tuple[int, ...] | None = None,
-                          seconds: float = 2.0) -> float:
+def gemm_flops_per_second(device: torch.device, dtype: torch.dtype = torch.float32,
+                          sizes: tuple[int, ...] | None = None, seconds: float = 2.0) -> float:
     """Best FLOP/s of square matrix products (2 n³ FLOPs each) over ``sizes`` on ``device``
     (default 1,024 to 4,096 on the CPU, 4,096 and 8,192 on accelerators)."""
     generator = torch.Generator(device=device).manual_seed(0)
@@ -59,7 +60,7 @@ def gemm_flops_per_second(device: torch.device, dtype: torch.dtype = torch.float
     for size in sizes or ((1024, 2048, 3072, 4096) if device.type == "cpu" else (4096, 8192)):
         a = torch.randn(size, size, generator=generator, device=device).to(dtype)
         b = torch.randn(size, size, generator=generator, device=device).to(dtype)
-        calls, elapsed = timed(lambda: torch.mm(a, b), seconds, device)
+        calls, elapsed = timed(functools.partial(torch.mm, a, b), seconds, device)
         best = max(best, 2 * size**3 * calls / elapsed)
     return best
 

@@ -27,9 +27,13 @@ from pathlib import Path
 import torch
 
 from specae import get_preset
-from throughput import (activation_bytes_per_spectrum, gemm_flops_per_second, step_throughput,
-                               training_flops_per_spectrum)
 from specae.training.options import PRECISIONS, TrainOptions
+from throughput import (
+    activation_bytes_per_spectrum,
+    gemm_flops_per_second,
+    step_throughput,
+    training_flops_per_spectrum,
+)
 
 CPU_BATCH = {"paper": 4}
 
@@ -71,11 +75,13 @@ def main() -> None:
         for name in args.presets:
             row = dict(threads=threads, **measure(name, device, args.seconds, options, gemm))
             if args.bandwidth_gbs:
-                row["fraction_of_bandwidth"] = row["activation_gb_per_spectrum"] * row["spectra_per_s"] / args.bandwidth_gbs
+                gb_per_s = row["activation_gb_per_spectrum"] * row["spectra_per_s"]
+                row["fraction_of_bandwidth"] = gb_per_s / args.bandwidth_gbs
             rows.append(row)
             print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores)"
     report = dict(date=datetime.date.today().isoformat(), machine=platform.processor() or platform.machine(),
-                  device=torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores)",
+                  device=device_name,
                   torch=torch.__version__, rows=rows)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

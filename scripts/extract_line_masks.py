@@ -24,8 +24,8 @@ import numpy as np
 from astropy.io import fits
 
 from specae._files import sha256_file
-from specae.io.real_samples import sample_path
 from specae.constants import SPEED_OF_LIGHT_KMS
+from specae.io.real_samples import sample_path
 
 WHEEL = "iccf-0.4.15-py3-none-any.whl"
 WHEEL_SHA256 = "e541476aafb445945dff189eaf1eeb5f522ae469b80c493160233bf84fb3cc93"
@@ -114,7 +114,7 @@ def main() -> None:
                         + ", ".join(f"{CALIBRATION_STARS[name][0]} ({name} mask)" for name in calibrated)),
     )
     print(f"wrote {args.out}: {sum(counts)} lines in {len(names)} masks, depth per weight "
-          + ", ".join(f"{name} {scale:.4f}" for name, scale in zip(calibrated, scales)))
+          + ", ".join(f"{name} {scale:.4f}" for name, scale in zip(calibrated, scales, strict=True)))
 
 
 if __name__ == "__main__":

@@ -23,12 +23,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # throughput.py
 
-from specae import get_preset, train  # noqa: E402
+from specae import get_preset, train
 from specae.spectra.grid import Grid
 from specae.synth.survey import SyntheticConfig, SyntheticSurvey
-from throughput import (activation_bytes_per_spectrum, copy_bandwidth, gemm_flops_per_second, step_throughput,
-                               timed, training_flops_per_spectrum)
 from specae.training.options import TrainOptions
+from throughput import (
+    activation_bytes_per_spectrum,
+    copy_bandwidth,
+    gemm_flops_per_second,
+    step_throughput,
+    timed,
+    training_flops_per_spectrum,
+)
 
 
 def check_machine(device: torch.device) -> dict:
@@ -49,7 +55,8 @@ def check_generator(device: torch.device, seconds: float) -> dict:
 def check_smoke_training(device: torch.device) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         run = train(get_preset("smoke"), folder, device=str(device), progress=False)
-        return dict(epochs=run.history[-1]["epoch"], final_validation_reconstruction=run.history[-1]["validation_reconstruction"])
+        last = run.history[-1]
+        return dict(epochs=last["epoch"], final_validation_reconstruction=last["validation_reconstruction"])
 
 
 def check_paper_step(device: torch.device, seconds: float, machine: dict, compile_too: bool, batch: int) -> dict:
@@ -87,17 +94,19 @@ def main() -> None:
     parser.add_argument("--device", default="cuda", help="cuda, or cpu for a dry run")
     args = parser.parse_args()
     device = torch.device(args.device)
-    report = dict(device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", torch=torch.__version__)
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    report = dict(device=device_name, torch=torch.__version__)
     checks = (("machine", lambda: check_machine(device)),
               ("generator", lambda: check_generator(device, args.seconds)),
               ("smoke_training", lambda: check_smoke_training(device)),
-              ("paper_step", lambda: check_paper_step(device, args.seconds, report["machine"], args.compile, args.batch)),
+              ("paper_step",
+               lambda: check_paper_step(device, args.seconds, report["machine"], args.compile, args.batch)),
               ("paper_training", lambda: check_paper_training(device, args.paper_steps, args.batch)))
     for name, check in checks:
         start = time.perf_counter()
         try:
             report[name] = check()
-        except Exception as error:  # report every check, even when one fails
+        except Exception as error:  # noqa: BLE001 (report every check, even when one fails)
             report[name] = dict(error=f"{type(error).__name__}: {error}")
         report[name]["wall_s"] = round(time.perf_counter() - start, 1)
         print(name, json.dumps(report[name]), flush=True)

@@ -288,7 +288,8 @@ def test_mi_table_cleans_each_label_and_seeds_each_pair_on_its_own():
     assert len(table) == 4
     assert list(table["label"]) == ["rv", "rv", "snr", "snr"] and list(table["node"]) == [0, 3, 0, 3]
     assert list(table["n"]) == [n - 31, n - 31, n, n]
-    fields = {"value", "boot_std", "boot_p16", "boot_p84", "null_mean", "null_p95", "null_p99", "p_value", "above_noise"}
+    fields = {"value", "boot_std", "boot_p16", "boot_p84", "null_mean", "null_p95", "null_p99", "p_value",
+              "above_noise"}
     assert fields <= set(table.colnames)
     assert table["above_noise"][1] and not table["above_noise"][2]
     alone = mi_table(mu, {"snr": snr}, nodes=[3], **kwargs)
@@ -308,7 +309,7 @@ def write_published_fixture(tmp_path, unique_flags, n_nodes=4):
     csv_path = tmp_path / "harps_metadata_and_labels.csv"
     rows = []
     for i, flag in enumerate(unique_flags):
-        row = {c: "" for c in PUBLISHED_COLUMNS}
+        row = dict.fromkeys(PUBLISHED_COLUMNS, "")
         row.update(
             dp_id=f"ADP.2014-09-16T11:03:{i:02d}.000", target_name="V4376_Sgr", target_name_fixed="V4376SGR",
             fixed_name_count=3, median=[18.0, 120.5, 49.99, 3000.0, 50.0, 700.0][i % 6], unique_subset=flag,

@@ -34,7 +34,7 @@ def test_comparison_table_counts_informative_nodes_and_names_the_nodes(planted):
     comparison = compare_with_paper(mu, labels, n_bootstrap=20, n_null=100)
     table = comparison.table
     assert comparison.informative.tolist() == [0, 3, 5, 9] and comparison.nodes["rv"].node == 3
-    rows = dict(zip(table["quantity"], table["ours"]))
+    rows = dict(zip(table["quantity"], table["ours"], strict=True))
     assert rows["informative nodes (MAD > 0.02)"] == "4 of 16"
     assert rows["RV node"] == "z3" and rows["Teff node"] == "z9"
-    assert dict(zip(table["quantity"], table["paper"]))["RV node"] == "z124"
+    assert dict(zip(table["quantity"], table["paper"], strict=True))["RV node"] == "z124"

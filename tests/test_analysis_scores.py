@@ -11,8 +11,13 @@ from astropy import units as u
 from astropy.table import MaskedColumn
 
 import specae.analysis.probes as probes
-from specae.analysis.disentanglement import (dci_completeness_per_factor, dci_disentanglement, disentanglement_scores,
-                                             mig, sap)
+from specae.analysis.disentanglement import (
+    dci_completeness_per_factor,
+    dci_disentanglement,
+    disentanglement_scores,
+    mig,
+    sap,
+)
 from specae.analysis.probes import object_folds, probe_labels
 
 N_MIG = 5_000  # MIG / SAP are cheap; a large N keeps the 20×20-bin MI bias (≈ 0.04 nats) small
@@ -254,6 +259,6 @@ def test_probes_are_deterministic():
     labels = {"logg": np.cos(codes[:, 1]) + 0.1 * rng.normal(size=500)}
     first = probe_labels(codes, labels, object_ids(500), seed=3)
     second = probe_labels(codes, labels, object_ids(500), seed=3)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert (a.rmse, a.mae, a.r2) == (b.rmse, b.mae, b.r2)
         assert np.array_equal(a.predictions, b.predictions) and np.array_equal(a.test_fold, b.test_fold)

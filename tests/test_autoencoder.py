@@ -4,7 +4,11 @@ import pytest
 import torch
 
 from specae.model.autoencoder import (
-    AutoencoderConfig, SpectrumAutoencoder, layer_table, masked_l1_kl_loss, paper_architecture,
+    AutoencoderConfig,
+    SpectrumAutoencoder,
+    layer_table,
+    masked_l1_kl_loss,
+    paper_architecture,
 )
 
 # Parameter counts of the authors' released model (its layer table, quoted in docs/decisions.md).

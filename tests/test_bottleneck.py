@@ -35,7 +35,8 @@ def test_pca_with_enough_components_reconstructs_a_low_rank_set_exactly():
     rng = np.random.default_rng(0)
     basis = rng.normal(size=(3, 64))
     flux = torch.as_tensor(rng.normal(size=(40, 3)) @ basis, dtype=torch.float32)
-    data = SpectraSet(flux=flux, mask=torch.ones_like(flux, dtype=torch.bool), degenerate=np.zeros(40, bool), labels=None)
+    data = SpectraSet(flux=flux, mask=torch.ones_like(flux, dtype=torch.bool), degenerate=np.zeros(40, bool),
+                      labels=None)
     exact = pca_reconstruct(data, np.arange(30), np.arange(30, 40), n_components=3)
     np.testing.assert_allclose(exact, flux[30:].numpy(), atol=1e-4)
     rough = pca_reconstruct(data, np.arange(30), np.arange(30, 40), n_components=1)

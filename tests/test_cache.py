@@ -82,7 +82,8 @@ def test_second_call_loads_from_cache_without_training(tmp_path, data, trainings
     assert_same_run(first, second)
     assert torch.equal(second.data.flux, data.flux) and not second.model.training
     assert second.checkpoint == first.checkpoint and entries(tmp_path) == [key]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["data", key, f"{key}.lock"])  # no temporary folder left
+    # No temporary folder left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["data", key, f"{key}.lock"])
 
 
 def test_a_changed_parameter_gives_a_new_key_and_a_new_run(tmp_path, data, trainings):
@@ -155,7 +156,8 @@ def test_fingerprinted_files_cover_what_training_imports():
                 todo += ["/".join(c) + ".py" for c in candidates if c and (package / ("/".join(c) + ".py")).is_file()]
     assert "synth/survey.py" in seen and "synth/line_profile.py" in seen
     # _version.py is in the key as the version itself
-    assert seen - set(cache.GENERATOR_FILES + cache.TRAINING_FILES) <= {"_files.py", "_version.py", "io/store.py", "io/fits.py"}
+    helpers = {"_files.py", "_version.py", "io/store.py", "io/fits.py"}
+    assert seen - set(cache.GENERATOR_FILES + cache.TRAINING_FILES) <= helpers
 
 
 @pytest.mark.parametrize("damage", ["no done marker", "corrupt checkpoint", "missing split"])
@@ -264,10 +266,11 @@ def test_two_processes_asking_for_one_key_train_it_once(tmp_path):
     workers = [subprocess.Popen([sys.executable, "-c", _WORKER, str(cache_dir), str(out), "2"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [worker.communicate(timeout=240) for worker in workers]
-    for worker, (stdout, stderr) in zip(workers, outputs):
+    for worker, (_, stderr) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, stderr
     assert len((out / "trained").read_text().split()) == 1  # exactly one process trained
-    assert sum(f"waiting for another process to finish {run_key(tiny(), 'cpu')}" in stderr for _, stderr in outputs) == 1
+    waiting = f"waiting for another process to finish {run_key(tiny(), 'cpu')}"
+    assert sum(waiting in stderr for _, stderr in outputs) == 1
     runs = [torch.load(path, weights_only=True) for path in sorted(out.glob("*.pt"))]
     assert len(runs) == 2 and runs[0]["history"] == runs[1]["history"]
     for name, tensor in runs[0]["state"].items():
@@ -312,7 +315,7 @@ def test_missing_runs_are_trained_side_by_side_and_then_loaded(tmp_path):
     assert all(cache_info(p, "cpu", tmp_path).cached for p in presets)
     assert_same_run(runs[0], runs[2])
     again = specae.cached_train_many(presets[:2], device="cpu", cache_dir=tmp_path)  # nothing missing: no pool
-    for first, second in zip(runs, again):
+    for first, second in zip(runs[:2], again, strict=True):
         assert_same_run(first, second)
     torch.set_num_threads(2)  # a lone run trains in this process, with one thread like a pool worker
     (alone,) = specae.cached_train_many(presets[:1], device="cpu", cache_dir=tmp_path / "alone")

@@ -50,7 +50,8 @@ def test_a_batch_smaller_than_the_process_count_is_refused():
 
 
 def _train_command(out, *launcher):
-    return [*launcher, "-m", "specae", "train", "--preset", "smoke", "--device", "cpu", "--out", str(out), "--no-progress"]
+    return [*launcher, "-m", "specae", "train", "--preset", "smoke", "--device", "cpu", "--out", str(out),
+            "--no-progress"]
 
 
 def test_torchrun_with_two_processes_matches_one_process_with_the_combined_batch(tmp_path):
@@ -68,6 +69,6 @@ def test_torchrun_with_two_processes_matches_one_process_with_the_combined_batch
     assert states[0]["step"] == states[1]["step"] == 12
     for name, tensor in states[0]["model"].items():
         assert torch.allclose(states[1]["model"][name], tensor, rtol=0, atol=1e-6), name
-    for one_epoch, two_epochs in zip(states[0]["history"], states[1]["history"]):
+    for one_epoch, two_epochs in zip(states[0]["history"], states[1]["history"], strict=True):
         for key in ("train_loss", "validation_reconstruction", "train_eval_reconstruction", "validation_kl"):
             assert two_epochs[key] == pytest.approx(one_epoch[key], rel=1e-5), key

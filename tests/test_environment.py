@@ -50,4 +50,4 @@ def test_environment_yml_delegates_to_requirements():
     assert [re.split(r"[=<>!\s]", dep)[0] for dep in conda] == ["python", "pip"]
     assert len(pip_blocks) == 1
     assert "-r requirements.txt" in pip_blocks[0]
-    assert "-e ." in pip_blocks[0]
+    assert "-e .[book,test]" in pip_blocks[0]

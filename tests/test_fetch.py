@@ -21,7 +21,7 @@ class ArchiveHandler(BaseHTTPRequestHandler):
     files: dict = {}
     requests: list = []
 
-    def do_GET(self):  # noqa: N802 (http.server's naming)
+    def do_GET(self):
         product_id = self.path.rsplit("/", 1)[-1]
         requested_range = self.headers.get("Range")
         self.requests.append((product_id, requested_range))

@@ -5,8 +5,14 @@ import pytest
 import torch
 
 from specae.spectra.grid import (
-    CCD_GAP_INDICES, N_PADDED_PIXELS, N_REAL_PIXELS, PAD_LEFT_PIXELS, Grid, full_resolution_mask,
-    full_resolution_wavelength, place_on_grid,
+    CCD_GAP_INDICES,
+    N_PADDED_PIXELS,
+    N_REAL_PIXELS,
+    PAD_LEFT_PIXELS,
+    Grid,
+    full_resolution_mask,
+    full_resolution_wavelength,
+    place_on_grid,
 )
 
 
@@ -28,7 +34,8 @@ def test_rebinned_grid_is_consistent_with_the_fine_grid(factor):
     assert grid.n_pixels * factor == N_PADDED_PIXELS
     fine_mask = full_resolution_mask().reshape(-1, factor)
     np.testing.assert_array_equal(grid.mask, fine_mask.all(axis=1))
-    np.testing.assert_allclose(grid.wavelength, full_resolution_wavelength().reshape(-1, factor).mean(1), rtol=0, atol=1e-9)
+    coarse_wavelength = full_resolution_wavelength().reshape(-1, factor).mean(1)
+    np.testing.assert_allclose(grid.wavelength, coarse_wavelength, rtol=0, atol=1e-9)
     # A mock spectrum whose flux equals its wavelength rebins to the coarse wavelengths exactly.
     flux = torch.as_tensor(full_resolution_wavelength())
     np.testing.assert_allclose(grid.rebin_flux(flux).numpy(), grid.wavelength, rtol=0, atol=1e-9)
@@ -53,7 +60,8 @@ def test_place_on_grid_matches_by_wavelength_value(start):
     placed = place_on_grid(wavelength, wavelength.astype(np.float32))
     grid_wavelength = full_resolution_wavelength()
     real = slice(PAD_LEFT_PIXELS, PAD_LEFT_PIXELS + N_REAL_PIXELS)
-    np.testing.assert_allclose(placed[real], grid_wavelength[real].astype(np.float32), rtol=0, atol=1e-3)  # float32 rounding; one pixel off is 0.01
+    # float32 rounding; one pixel off is 0.01
+    np.testing.assert_allclose(placed[real], grid_wavelength[real].astype(np.float32), rtol=0, atol=1e-3)
     assert np.count_nonzero(placed) == N_REAL_PIXELS
     assert placed[: PAD_LEFT_PIXELS].sum() == placed[PAD_LEFT_PIXELS + N_REAL_PIXELS :].sum() == 0
 

@@ -8,9 +8,9 @@ import pytest
 from astropy.io import fits
 
 from specae.io.fits import HarpsSpectrum, ProductError, read_spectrum, write_adp
-from specae.spectra.grid import Grid, full_resolution_wavelength
 from specae.io.real_samples import HARPS_ADP_SAMPLE, HARPS_S1D_SAMPLE, sample_path
 from specae.io.store import SpectrumStore, ingest
+from specae.spectra.grid import Grid, full_resolution_wavelength
 from specae.synth.survey import SyntheticConfig, SyntheticSurvey
 
 GOOD = {"ADP.synthetic-0.fits", "ADP.synthetic-nan-pixels.fits", HARPS_ADP_SAMPLE, f"night1/{HARPS_S1D_SAMPLE}"}
@@ -76,7 +76,7 @@ def test_each_bad_file_is_rejected_with_its_reason_and_the_good_ones_are_stored(
     assert report.seen == report.stored + report.rejected == len(GOOD) + len(REJECTED)
     assert (report.stored, report.rejected, report.skipped) == (len(GOOD), len(REJECTED), 0)
     store = SpectrumStore(tmp_path / "store")
-    reasons = dict(zip(store.rejects["source"], store.rejects["reason"]))
+    reasons = dict(zip(store.rejects["source"], store.rejects["reason"], strict=True))
     assert set(reasons) == set(REJECTED)
     for name, phrase in REJECTED.items():
         assert phrase in reasons[name], name

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from specae.io.fits import HarpsSpectrum, read_spectrum, write_adp
-from specae.spectra.grid import Grid, full_resolution_wavelength
 from specae.io.store import MANIFEST, SpectrumStore, ingest
+from specae.spectra.grid import Grid, full_resolution_wavelength
 from specae.synth.survey import SyntheticConfig, SyntheticSurvey
 
 N_SPECTRA = 12
@@ -55,7 +55,7 @@ def _write_synthetic_folder(folder):
     survey = SyntheticSurvey(SyntheticConfig(n_objects=4, n_spectra=N_SPECTRA, seed=5), Grid(1))
     flux = survey.render(range(N_SPECTRA)).numpy()
     names = [f"ADP.synthetic-{i:02d}.fits" for i in range(N_SPECTRA)]
-    for name, spectrum_flux in zip(names, flux):
+    for name, spectrum_flux in zip(names, flux, strict=True):
         error = np.full_like(spectrum_flux, np.nan)
         write_adp(folder / name, HarpsSpectrum(full_resolution_wavelength(), spectrum_flux, error, dict(object=name)))
     return names

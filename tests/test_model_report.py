@@ -8,7 +8,13 @@ from specae.book.model_figures import architecture_summary, format_summary
 from specae.constants import SPEED_OF_LIGHT_KMS
 from specae.model import report as model_report
 from specae.model.autoencoder import AutoencoderConfig, SpectrumAutoencoder, paper_architecture
-from specae.model.report import flops_per_spectrum, layer_shapes, measured_receptive_field, positions_seeing, receptive_field
+from specae.model.report import (
+    flops_per_spectrum,
+    layer_shapes,
+    measured_receptive_field,
+    positions_seeing,
+    receptive_field,
+)
 from specae.training.presets import get_preset
 
 # Small, irregular encoder: kernels 7/5/3/5, a stride-1 layer in the middle and at the end.
@@ -49,7 +55,7 @@ def test_measured_receptive_field_matches_the_analytic_one(position):
     last = first + field["pixels"] - 1
     measured = measured_receptive_field(TINY, position=position, seed=3)
     assert (measured["first"], measured["last"]) == (max(first, 0), min(last, TINY.input_length - 1))
-    if 0 <= first and last < TINY.input_length:  # a field inside the input has its full width
+    if first >= 0 and last < TINY.input_length:  # a field inside the input has its full width
         assert measured["pixels"] == field["pixels"]
 
 
@@ -105,7 +111,7 @@ def test_flops_equal_the_hand_count(variational):
     counted = flops_per_spectrum(config)
     # Encoder convs: 2·C_in·C_out·K·L_out each.
     c_in, length, encoder = 1, config.input_length, 0
-    for c_out, kernel, stride in zip(config.channels, config.kernels, config.strides):
+    for c_out, kernel, stride in zip(config.channels, config.kernels, config.strides, strict=True):
         length //= stride
         encoder += 2 * c_in * c_out * kernel * length
         c_in = c_out

@@ -19,7 +19,7 @@ def _spectra(n=4, n_pix=1001, seed=0):
 def test_unmasked_pixels_have_median_one_and_masked_pixels_do_not_move_it():
     flux, mask = _spectra()
     result = median_normalise(flux, mask)
-    for row, valid in zip(result.flux, result.mask):
+    for row, valid in zip(result.flux, result.mask, strict=True):
         assert torch.median(row[valid]).item() == pytest.approx(1.0, abs=1e-6)
     # Put absurd values in the masked pixels: nothing changes on the valid ones.
     poisoned = flux.clone()

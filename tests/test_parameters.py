@@ -52,6 +52,7 @@ def test_a_chapter_stops_in_its_first_cell_with_the_message(tmp_path, chapter, o
     executed = nbformat.read(tmp_path / "out.ipynb", 4)
     errors = [i for i, cell in enumerate(executed.cells) if cell.cell_type == "code"
               and any(o.get("output_type") == "error" for o in cell.get("outputs", []))]
-    injected = next(i for i, cell in enumerate(executed.cells) if "injected-parameters" in cell.metadata.get("tags", []))
+    injected = next(i for i, cell in enumerate(executed.cells)
+                    if "injected-parameters" in cell.metadata.get("tags", []))
     first_code = next(i for i in range(injected + 1, len(executed.cells)) if executed.cells[i].cell_type == "code")
     assert errors == [first_code]  # the first cell after the parameters, before any data or training

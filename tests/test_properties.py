@@ -11,8 +11,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from specae.io.fits import HarpsSpectrum, ProductError, read_spectrum, write_adp
-from specae.spectra.grid import (N_PADDED_PIXELS, N_REAL_PIXELS, PAD_LEFT_PIXELS, PADDED_START_ANGSTROM, PIXEL_STEP_ANGSTROM,
-                         place_on_grid)
+from specae.spectra.grid import (
+    N_PADDED_PIXELS,
+    N_REAL_PIXELS,
+    PAD_LEFT_PIXELS,
+    PADDED_START_ANGSTROM,
+    PIXEL_STEP_ANGSTROM,
+    place_on_grid,
+)
 from specae.spectra.normalisation import MEDIAN_VARIANTS, median_normalise
 
 any_float = st.floats(allow_nan=True, allow_infinity=True, width=32)
@@ -33,7 +39,8 @@ def test_normalisation_never_emits_nan_or_unmasks_bad_pixels(data, batch, n_pix,
     assert (finite_scale > threshold).all()
 
 
-@given(offset=st.integers(-40, 40), extra=st.integers(-3, 40), nan_at=st.lists(st.integers(0, N_REAL_PIXELS - 1), max_size=5),
+@given(offset=st.integers(-40, 40), extra=st.integers(-3, 40),
+       nan_at=st.lists(st.integers(0, N_REAL_PIXELS - 1), max_size=5),
        jitter=st.sampled_from([0.0, 0.0, 2e-5, 0.004]), reverse=st.booleans())
 def test_grid_placement_matches_by_wavelength_or_refuses(offset, extra, nan_at, jitter, reverse):
     """A 0.01 Å spectrum starting ``offset`` pixels from the window, ``extra`` pixels longer than needed."""

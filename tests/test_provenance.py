@@ -6,14 +6,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-from pybtex.database import parse_file, parse_string  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
+from pybtex.database import parse_file, parse_string
 
-import specae.training.run_cache  # noqa: E402
-from specae import get_preset  # noqa: E402
-from specae.book import provenance  # noqa: E402
-from specae.__main__ import main  # noqa: E402
+import specae.training.run_cache
+from specae import get_preset
+from specae.__main__ import main
+from specae.book import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMETERS = {"preset": "smoke", "seed": 0, "latent_dim": 8}
@@ -95,7 +95,7 @@ def test_bibtex_parses_and_keys_are_unique(exported):
     _, record, _ = exported
     bibliography = parse_file(str(ROOT / "references.bib"))
     keys = list(bibliography.entries)
-    assert len(keys) == len(set(k.lower() for k in keys))
+    assert len(keys) == len({k.lower() for k in keys})
     assert {"sedaghat2021", "paszke2019", "astropy2022", "jupyterbook", "papermill", "nbval"} <= set(keys)
     cite = provenance.citation(record)
     (entry,) = parse_string(cite["bibtex"], "bibtex").entries.values()
@@ -107,7 +107,8 @@ def test_publish_exports_and_builds_the_provenance_block(tmp_path, capsys):
     figure, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])
     registry = tmp_path / "figures.yml"
-    registry.write_text("fig-test-publish:\n  chapter: 05_disentanglement\n  title: A published line\n  caption: Two points.\n")
+    registry.write_text("fig-test-publish:\n  chapter: 05_disentanglement\n  title: A published line\n"
+                        "  caption: Two points.\n")
     record = provenance.publish(figure, "fig-test-publish", PARAMETERS, get_preset("smoke", latent_dim=8),
                                 folder=tmp_path, registry=registry)
     plt.close(figure)

@@ -9,9 +9,9 @@ import pytest
 import specae.io.real_samples as samples
 from specae._files import sha256_file
 from specae.io.fits import read_spectrum
+from specae.io.real_samples import HARPS_ADP_SAMPLE, HARPS_S1D_SAMPLE, SAMPLE_FILES, fetch_samples, sample_path
 from specae.spectra.grid import Grid
 from specae.spectra.normalisation import median_normalise
-from specae.io.real_samples import HARPS_ADP_SAMPLE, HARPS_S1D_SAMPLE, SAMPLE_FILES, fetch_samples, sample_path
 
 
 def test_real_adp_spectrum_loads_onto_the_paper_grid():

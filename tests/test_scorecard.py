@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 
 from specae.analysis import LabelNode, PaperComparison
-
-from specae.analysis.claims import (CLAIMS, check_c1, check_c2, check_c3, check_c4, check_c5, check_c6, check_c7)
+from specae.analysis.claims import CLAIMS, check_c1, check_c2, check_c3, check_c4, check_c5, check_c6, check_c7
 
 
 def rows(*errors, lines=None, continuum=None):
     sizes = [2 ** (i + 1) for i in range(len(errors))]
     lines = lines or [2 * e for e in errors]
     continuum = continuum or [e / 2 for e in errors]
-    return [dict(size=s, all=a, line_cores=l, continuum=c) for s, a, l, c in zip(sizes, errors, lines, continuum)]
+    return [dict(size=size, all=error, line_cores=line_error, continuum=continuum_error)
+            for size, error, line_error, continuum_error in zip(sizes, errors, lines, continuum, strict=True)]
 
 
 def comparison(rv_node, rv_mi, teff_node, teff_mi, informative):

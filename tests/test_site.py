@@ -19,6 +19,7 @@ build (e.g. after ``make book``) instead of building one.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
@@ -27,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -150,22 +152,19 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-class serve:
+@contextlib.contextmanager
+def serve(directory: Path) -> Iterator[str]:
     """``with serve(folder) as base_url:`` serves ``folder`` on 127.0.0.1 from a thread."""
-
-    def __init__(self, directory: Path):
-        handler = functools.partial(QuietHandler, directory=str(directory))
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def check_page(context, url: str) -> PageReport:
@@ -213,10 +212,8 @@ def check_page(context, url: str) -> PageReport:
     try:
         page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
         for attempt in range(3):  # a meta-refresh redirect (index.html) replaces the document
-            try:
+            with contextlib.suppress(PlaywrightTimeout):  # still busy: the checks below report what did not load
                 page.wait_for_load_state("networkidle", timeout=SETTLE_TIMEOUT_MS)
-            except PlaywrightTimeout:
-                pass  # still busy: the checks below report what did not load
             try:
                 found = page.evaluate(INSPECT_JS, SETTLE_TIMEOUT_MS)
                 break

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from specae import get_preset, load_synthetic, train
-from specae.training.feeds import RenderedSource, StoreSource, training_source
 from specae.io.store import SpectrumStore, add_spectra
 from specae.synth.survey import SyntheticSurvey
+from specae.training.feeds import RenderedSource, StoreSource, training_source
 from specae.training.options import TrainOptions
 
 PRESET = get_preset("smoke", epochs=1)
@@ -25,7 +25,8 @@ def smoke_store(tmp_path_factory):
     """The smoke survey's raw spectra in a store, shards of 40; object names sort like their ids (same split)."""
     survey = SyntheticSurvey(PRESET.data.synthetic, PRESET.data.grid)
     raw = survey.render(np.arange(len(survey))).numpy()
-    rows = [dict(source=f"synthetic/{i:05d}", object=f"star {object_id:05d}") for i, object_id in enumerate(survey.object_ids)]
+    rows = [dict(source=f"synthetic/{i:05d}", object=f"star {object_id:05d}")
+            for i, object_id in enumerate(survey.object_ids)]
     path = tmp_path_factory.mktemp("store")
     add_spectra(path, raw, rows, grid_factor=PRESET.data.grid_factor, shard_size=40)
     return path

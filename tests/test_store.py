@@ -9,9 +9,9 @@ import torch
 
 from specae.__main__ import main
 from specae.io.fits import HarpsSpectrum, read_spectrum, write_adp
-from specae.spectra.grid import Grid, full_resolution_wavelength
 from specae.io.real_samples import HARPS_ADP_SAMPLE, HARPS_S1D_SAMPLE, sample_path
 from specae.io.store import MANIFEST, SpectrumStore, ingest
+from specae.spectra.grid import Grid, full_resolution_wavelength
 from specae.synth.survey import SyntheticConfig, SyntheticSurvey
 
 N_SYNTHETIC = 3
@@ -42,7 +42,7 @@ def test_every_file_is_stored_or_rejected_with_its_reason(source, tmp_path):
     assert report.line() == "seen 7 = stored 5 + rejected 2"
     store = SpectrumStore(tmp_path / "store")
     assert len(store) == 5 and len(store.manifest["shards"]) == 3  # shards of 2, 2 and 1
-    rejects = dict(zip(store.rejects["source"], store.rejects["reason"]))
+    rejects = dict(zip(store.rejects["source"], store.rejects["reason"], strict=True))
     assert set(rejects) == {"espresso.fits", "truncated.fits"}
     assert "comes from ESPRESSO" in rejects["espresso.fits"]
     labels = store.labels

@@ -9,12 +9,17 @@ import pytest
 import torch
 from astropy.io import fits
 
-from specae.spectra.grid import Grid
-from specae.synth.population import EARTH_ORBITAL_SPEED_KMS, MAX_AIRMASS
-from specae.spectra.quality import der_snr
 from specae.io.real_samples import sample_path
-from specae.synth.survey import (ECHELLE_CONSTANT_ANGSTROM, SPEED_OF_LIGHT_KMS, SyntheticConfig, SyntheticSurvey,
-                              spectral_class_number)
+from specae.spectra.grid import Grid
+from specae.spectra.quality import der_snr
+from specae.synth.population import EARTH_ORBITAL_SPEED_KMS, MAX_AIRMASS
+from specae.synth.survey import (
+    ECHELLE_CONSTANT_ANGSTROM,
+    SPEED_OF_LIGHT_KMS,
+    SyntheticConfig,
+    SyntheticSurvey,
+    spectral_class_number,
+)
 
 FULL = Grid(1)
 
@@ -127,7 +132,8 @@ def test_snr_is_lower_in_the_blue_for_cool_stars_and_at_order_edges():
     survey = controlled(2, teff=[3_400.0, 3_400.0], snr=50.0)
     noisy, expected = survey.render([0, 1]), survey.render([0, 1], noise=False)
     sigma = (noisy - expected).std(dim=0)
-    blue, red = (FULL.wavelength > 4_000) & (FULL.wavelength < 4_100), (FULL.wavelength > 6_400) & (FULL.wavelength < 6_500)
+    blue = (FULL.wavelength > 4_000) & (FULL.wavelength < 4_100)
+    red = (FULL.wavelength > 6_400) & (FULL.wavelength < 6_500)
     snr_blue = float(expected[0, blue].mean() / sigma[blue].mean())
     snr_red = float(expected[0, red].mean() / sigma[red].mean())
     assert snr_blue < snr_red / 3  # an M dwarf has little blue flux

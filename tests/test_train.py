@@ -62,7 +62,8 @@ def test_each_epoch_is_recorded_and_evaluated_with_the_beta_of_its_last_step(tmp
 
 def test_resume_refuses_another_configuration_and_overwrites_nothing(tmp_path, smoke_data):
     train(get_preset("smoke"), tmp_path, device="cpu", progress=False, data=smoke_data)
-    with pytest.raises(ValueError, match=r"differs in \['model.latent_dim'\]: model.latent_dim: checkpoint 8, requested 4"):
+    refusal = r"differs in \['model.latent_dim'\]: model.latent_dim: checkpoint 8, requested 4"
+    with pytest.raises(ValueError, match=refusal):
         train(get_preset("smoke", latent_dim=4), tmp_path, device="cpu", progress=False, data=smoke_data)
     with pytest.raises(FileExistsError, match="pass resume=True"):
         train(get_preset("smoke"), tmp_path, device="cpu", resume=False, progress=False, data=smoke_data)
@@ -113,7 +114,7 @@ def test_cosine_schedule_and_clipping_train_reproducibly(tmp_path, smoke_data):
     first = train(preset, tmp_path / "a", device="cpu", progress=False, data=smoke_data)
     again = train(preset, tmp_path / "b", device="cpu", progress=False, data=smoke_data)
     plain = train(get_preset("smoke", epochs=3), tmp_path / "c", device="cpu", progress=False, data=smoke_data)
-    assert first.history == [dict(h, seconds=s["seconds"]) for h, s in zip(again.history, first.history)]
+    assert first.history == [dict(h, seconds=s["seconds"]) for h, s in zip(again.history, first.history, strict=True)]
     assert first.history[-1]["validation_loss"] != plain.history[-1]["validation_loss"]
 
 
@@ -156,8 +157,8 @@ def test_bad_options_are_refused(options, message):
 
 
 def test_large_validation_sets_are_evaluated_on_a_fixed_subset():
-    from specae.training.split import Split
     from specae.training.loop import _evaluation_sets
+    from specae.training.split import Split
 
     split = Split(train=np.arange(0, 5000), validation=np.arange(5000, 9000))
     preset = get_preset("smoke")

@@ -1,5 +1,6 @@
 """Training faults: SIGKILL at a random moment, a truncated checkpoint, another library version."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -47,10 +48,8 @@ def epoch_on_disk(folder) -> int:
     previous one)."""
     epochs = [0]
     for name in (CHECKPOINT_NAME, PREVIOUS_CHECKPOINT_NAME):
-        try:
+        with contextlib.suppress(Exception):  # absent, or being replaced right now
             epochs.append(torch.load(folder / name, weights_only=True)["epoch"])
-        except Exception:  # noqa: BLE001 (absent, or being replaced right now)
-            pass
     return max(epochs)
 
 

@@ -14,19 +14,49 @@ The names below are the public API for scripts; the chapters import from the lay
 """
 
 from specae._version import __version__
-from specae.io import (FetchReport, HarpsSpectrum, IngestReport, SpectrumStore, fetch_products, ingest,
-                       read_product_ids, read_spectrum, read_truth, write_adp)
-from specae.model import (AutoencoderConfig, SpectrumAutoencoder, layer_table, masked_l1_kl_loss,
-                          paper_architecture)
+from specae.io import (
+                       FetchReport,
+                       HarpsSpectrum,
+                       IngestReport,
+                       SpectrumStore,
+                       fetch_products,
+                       ingest,
+                       read_product_ids,
+                       read_spectrum,
+                       read_truth,
+                       write_adp,
+)
+from specae.model import AutoencoderConfig, SpectrumAutoencoder, layer_table, masked_l1_kl_loss, paper_architecture
 from specae.spectra import Grid, NormalisedSpectra, SpectraSet, median_normalise, place_on_grid
 from specae.synth import SyntheticConfig, SyntheticSurvey
-from specae.training import (PRESETS, BalancedSampler, CacheInfo, DataConfig, Preset, Split,
-                             TrainConfig, TrainOptions, TrainResult, cache_info, cached_synthetic, cached_train,
-                             cached_train_many, get_preset, load_checkpoint, load_synthetic, object_disjoint_split,
-                             preset_from_parameters, resolve_device, run_key, train, visibility_weights)
+from specae.training import (
+                       PRESETS,
+                       BalancedSampler,
+                       CacheInfo,
+                       DataConfig,
+                       Preset,
+                       Split,
+                       TrainConfig,
+                       TrainOptions,
+                       TrainResult,
+                       cache_info,
+                       cached_synthetic,
+                       cached_train,
+                       cached_train_many,
+                       get_preset,
+                       load_checkpoint,
+                       load_synthetic,
+                       object_disjoint_split,
+                       preset_from_parameters,
+                       resolve_device,
+                       run_key,
+                       train,
+                       visibility_weights,
+)
 
 __all__ = [
-    "__version__", "AutoencoderConfig", "BalancedSampler", "CacheInfo", "DataConfig", "FetchReport", "Grid", "HarpsSpectrum",
+    "__version__", "AutoencoderConfig", "BalancedSampler", "CacheInfo", "DataConfig", "FetchReport", "Grid",
+    "HarpsSpectrum",
     "IngestReport", "NormalisedSpectra", "PRESETS", "Preset", "SpectraSet", "SpectrumAutoencoder", "SpectrumStore",
     "Split", "SyntheticConfig", "SyntheticSurvey", "TrainConfig", "TrainOptions", "TrainResult", "cache_info",
     "cached_synthetic", "cached_train", "cached_train_many", "fetch_products", "get_preset", "ingest", "layer_table",

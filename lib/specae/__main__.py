@@ -18,13 +18,13 @@ import sys
 from tqdm import tqdm
 
 from specae.io.fetch import ESO_DOWNLOAD_URL, fetch_products, read_product_ids
-from specae.training.presets import PRESETS, get_preset
 from specae.io.real_samples import fetch_samples, samples_dir
 from specae.io.store import ingest
-from specae.training.feeds import training_source
 from specae.training.devices import DEVICE_CHOICES
+from specae.training.feeds import training_source
 from specae.training.loop import train
 from specae.training.options import PRECISIONS, TrainOptions
+from specae.training.presets import PRESETS, get_preset
 
 
 def main(argv: list[str] | None = None) -> int:

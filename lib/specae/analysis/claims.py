@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class ClaimCheck:
 
 
 def _falls(errors: Sequence[float]) -> bool:
-    return all(later <= earlier * (1 + SIZE_SLACK) for earlier, later in zip(errors, errors[1:]))
+    return all(later <= earlier * (1 + SIZE_SLACK) for earlier, later in pairwise(errors))
 
 
 def check_c1(rows: Sequence[dict]) -> ClaimCheck:
@@ -81,7 +82,7 @@ def check_c2(variational: Sequence[dict], deterministic: Sequence[dict]) -> Clai
         raise ValueError("C2 needs β-VAE and deterministic models of at least one common size")
     ratios = [vae / det for _, vae, det in pairs]
     holds = all(ratio >= 1 - SIZE_SLACK for ratio in ratios) and float(np.mean(ratios)) > 1
-    ours = "; ".join(f"{size}: {ratio:.2f}" for (size, _, _), ratio in zip(pairs, ratios))
+    ours = "; ".join(f"{size}: {ratio:.2f}" for (size, _, _), ratio in zip(pairs, ratios, strict=True))
     return ClaimCheck(
         "C2", "stated, no numbers published", f"β-VAE / deterministic error by size: {ours}",
         f"ratio ≥ {1 - SIZE_SLACK:.2f} at every size and above 1 on average", holds)

@@ -283,10 +283,7 @@ def dci_importance(codes: np.ndarray, factors: np.ndarray, train: np.ndarray, te
     for k in range(n_factors):
         v_mean, v_std = factors[train, k].mean(), factors[train, k].std()
         v = (factors[:, k] - v_mean) / (v_std if v_std > 0 else 1.0)
-        if isinstance(regressor, str):
-            model = _default_regressor(regressor, seed, lasso_alpha)
-        else:
-            model = clone(regressor)
+        model = _default_regressor(regressor, seed, lasso_alpha) if isinstance(regressor, str) else clone(regressor)
         model.fit(z[train], v[train])
         if hasattr(model, "feature_importances_"):
             column = np.asarray(model.feature_importances_, dtype=np.float64)
@@ -337,7 +334,7 @@ def disentanglement_scores(codes, factors: Mapping[str, object], groups=None, se
     dropped = np.setdiff1d(np.arange(array.shape[1]), kept_indices)
     kept = array[:, kept_indices]
     train, test = dci_split(len(array), groups, test_size, seed)
-    for name, column in zip(names, values.T):
+    for name, column in zip(names, values.T, strict=True):
         if np.ptp(column[train]) == 0:
             raise ValueError(f"factor {name!r} is constant on the DCI training split; "
                              "pass more objects or another seed")

@@ -23,8 +23,8 @@ from astropy.stats import sigma_clip
 from astropy.table import Table
 from sklearn.feature_selection import mutual_info_regression
 
-from specae.seeding import derive_seed
 from specae.analysis._inputs import finite_pair, latent_matrix, vector
+from specae.seeding import derive_seed
 
 MI_BINS = (5, 10, 20, 40, 80, 160)
 ESTIMATORS = ("ksg", "histogram")

@@ -76,12 +76,14 @@ def compare_with_paper(mu: np.ndarray, labels: dict[str, np.ndarray], seed: int 
              f"{informative.size} of {mu.shape[1]}")]
     nodes = {}
     for name, title in (("rv", "RV"), ("teff", "Teff")):
-        found = nodes[name] = label_node(mu, np.asarray(labels[name], dtype=np.float64), name, seed, n_bootstrap, n_null)
+        label = np.asarray(labels[name], dtype=np.float64)
+        found = nodes[name] = label_node(mu, label, name, seed, n_bootstrap, n_null)
         gmm, gmm_error = PAPER_MI_GMM[name]
         low, high = PAPER_MI_KSG_RANGE[name]
         rows += [
             (f"{title} node", f"z{PAPER_NODES[name]}", f"z{found.node}"),
-            (f"MI({title} node; {title}), KSG (nats)", f"{low:.1f}–{high:.1f}", f"{found.ksg:.2f} ± {found.ksg_error:.2f}"),
+            (f"MI({title} node; {title}), KSG (nats)", f"{low:.1f}–{high:.1f}",
+             f"{found.ksg:.2f} ± {found.ksg_error:.2f}"),
             (f"MI({title} node; {title}), 40-bin histogram (nats)", f"{PAPER_MI_HISTOGRAM_40[name]:.2f}",
              f"{found.histogram_40:.2f} ± {found.histogram_40_error:.2f}"),
             (f"MI({title} node; {title}), Gaussian mixture (nats)", f"{gmm:.2f} ± {gmm_error:.2f}", "not computed"),

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
 from scipy.signal import correlate
-from specae.constants import SPEED_OF_LIGHT_KMS
 
+from specae.constants import SPEED_OF_LIGHT_KMS
 
 
 @torch.no_grad()
@@ -23,7 +23,8 @@ def traverse(decoder, code: torch.Tensor, node: int, values) -> torch.Tensor:
     """
     values = torch.as_tensor(np.asarray(values, dtype=np.float32), device=code.device)
     if code.ndim != 1 or not 0 <= node < code.shape[0]:
-        raise ValueError(f"code must be 1-D with node in [0, {code.shape[-1]}), got shape {tuple(code.shape)} and node {node}")
+        raise ValueError(f"code must be 1-D with node in [0, {code.shape[-1]}), "
+                         f"got shape {tuple(code.shape)} and node {node}")
     codes = code.repeat(values.shape[0], 1)
     codes[:, node] = values
     return decoder(codes).reshape(values.shape[0], -1)

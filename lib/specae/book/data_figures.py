@@ -27,7 +27,7 @@ def plot_spectrum_pair(wavelength: np.ndarray, real: np.ndarray, synthetic: np.n
     ax.set(xlabel="air wavelength (Å)", ylabel="flux / median", xlim=(wavelength[np.isfinite(real)].min(),
                                                                      wavelength[np.isfinite(real)].max()))
     ax.legend(loc="lower right", frameon=False, fontsize="small")
-    for (title, (start, stop)), zoom in zip(zooms.items(), bottom.subplots(1, len(zooms))):
+    for (title, (start, stop)), zoom in zip(zooms.items(), bottom.subplots(1, len(zooms)), strict=True):
         part = (wavelength >= start) & (wavelength <= stop)
         for flux, colour in ((real, REAL_COLOUR), (synthetic, SYNTHETIC_COLOUR)):
             zoom.plot(wavelength[part], flux[part] / np.nanpercentile(flux[part], 98), lw=0.7, color=colour)
@@ -61,7 +61,7 @@ def _shade_masked(ax, wavelength: np.ndarray, mask: np.ndarray) -> None:
     masked = (~mask).astype(np.int8)
     starts = np.flatnonzero(np.diff(np.concatenate([[0], masked])) == 1)
     stops = np.flatnonzero(np.diff(np.concatenate([masked, [0]])) == -1)
-    for first, last in zip(starts, stops):
+    for first, last in zip(starts, stops, strict=True):
         ax.axvspan(wavelength[first] - step / 2, wavelength[last] + step / 2, color="0.85", zorder=0, lw=0)
 
 
@@ -87,7 +87,7 @@ def plot_population(labels: Table) -> Figure:
     fig.colorbar(points, ax=ax_hr, label="log₁₀ spectra per object")
     # BERV follows the Earth's orbit: show it against the day of the year for the best-observed stars.
     day_of_year = np.mod(np.asarray(labels["mjd"]) - 51_544.5, 365.25)
-    for rank, obj in enumerate(np.argsort(np.bincount(labels["object_id"]))[::-1][:4]):
+    for obj in np.argsort(np.bincount(labels["object_id"]))[::-1][:4]:
         mine = np.asarray(labels["object_id"]) == obj
         ax_berv.scatter(day_of_year[mine], np.asarray(labels["berv"])[mine], s=4, label=f"object {obj}")
     ax_berv.set(xlabel="day of the year", ylabel="BERV (km/s)", title="the 4 best-observed stars")
@@ -109,7 +109,7 @@ def plot_visibility(n_obs: np.ndarray, draws_unbalanced: np.ndarray, draws_balan
                 title="visibility")
     ax_draws.scatter(n_obs, draws_unbalanced, s=8, color="tab:red", label="uniform over spectra")
     ax_draws.scatter(n_obs, draws_balanced, s=8, color="tab:blue", label="balanced, weight 1/n_obs")
-    ax_draws.set(xscale="log", yscale="symlog", ylim=(0, None), xlabel="spectra per object (n_obs)", ylabel="draws per object",
-                 title="one epoch of draws")
+    ax_draws.set(xscale="log", yscale="symlog", ylim=(0, None), xlabel="spectra per object (n_obs)",
+                 ylabel="draws per object", title="one epoch of draws")
     ax_draws.legend(frameon=False, fontsize="small")
     return fig

@@ -65,10 +65,10 @@ def plot_reconstructions(wavelength, original, reconstructions: dict, zooms: dic
     """
     fig, axes = plt.subplots(1, len(zooms), figsize=(10, 3.6), layout="constrained", squeeze=False)
     colours = plt.cm.viridis([i / max(1, len(reconstructions) - 1) for i in range(len(reconstructions))])
-    for ax, (title, (start, stop)) in zip(axes[0], zooms.items()):
+    for ax, (title, (start, stop)) in zip(axes[0], zooms.items(), strict=True):
         part = (wavelength >= start) & (wavelength <= stop)
         ax.plot(wavelength[part], original[part], color="k", lw=1.6, label="input")
-        for colour, (size, flux) in zip(colours, sorted(reconstructions.items())):
+        for colour, (size, flux) in zip(colours, sorted(reconstructions.items()), strict=True):
             ax.plot(wavelength[part], flux[part], color=colour, lw=0.9, label=f"{size} latents")
         ax.set(title=title, xlabel="Å", xlim=(start, stop))
     axes[0][0].set_ylabel("flux / median")

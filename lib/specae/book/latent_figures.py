@@ -14,7 +14,7 @@ SPECTRAL_CLASSES = "OBAFGKM"  # spec_type_no 0 … 6
 def plot_dispersion_stems(dispersions: dict[str, np.ndarray], threshold: float) -> Figure:
     """Median absolute deviation of each node, one panel per model. dispersions: name → (n_nodes,)."""
     fig, axes = plt.subplots(1, len(dispersions), figsize=(6.4, 2.8), sharey=True, layout="constrained", squeeze=False)
-    for ax, (name, values) in zip(axes[0], dispersions.items()):
+    for ax, (name, values) in zip(axes[0], dispersions.items(), strict=True):
         nodes = np.arange(values.size)
         informative = values > threshold
         ax.vlines(nodes, 0, values, color=np.where(informative, "tab:blue", "0.6"))
@@ -32,7 +32,8 @@ def plot_mi_indicator(mi: dict[str, np.ndarray], informative: np.ndarray) -> Fig
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(names) + 1.3), layout="constrained")
     image = ax.imshow(matrix, aspect="auto", cmap="viridis", vmin=0)
     ax.set_yticks(range(len(names)), names)
-    ax.set_xticks(range(matrix.shape[1]), [f"z{i}" + ("*" if i in set(informative) else "") for i in range(matrix.shape[1])],
+    starred = set(informative)
+    ax.set_xticks(range(matrix.shape[1]), [f"z{i}" + ("*" if i in starred else "") for i in range(matrix.shape[1])],
                   rotation=90, fontsize="small")
     ax.set_xlabel("latent node (* informative)")
     fig.colorbar(image, ax=ax, label="MI, 40 bins (nats)")
@@ -43,7 +44,7 @@ def plot_node_scatters(panels: dict[str, tuple[np.ndarray, np.ndarray, str]], sp
     """Node value against its label, coloured by spectral class. panels: title → (label, node, axis label)."""
     fig, axes = plt.subplots(1, len(panels), figsize=(6.4, 3.0), layout="constrained", squeeze=False)
     cmap = plt.get_cmap("coolwarm", len(SPECTRAL_CLASSES))
-    for ax, (title, (label, node, xlabel)) in zip(axes[0], panels.items()):
+    for ax, (title, (label, node, xlabel)) in zip(axes[0], panels.items(), strict=True):
         points = ax.scatter(label, node, c=spectral_class, cmap=cmap, vmin=-0.5, vmax=len(SPECTRAL_CLASSES) - 0.5,
                             s=3, alpha=0.6, rasterized=True)
         ax.set(xlabel=xlabel, ylabel=title)
@@ -73,7 +74,7 @@ def plot_real_on_node(label: np.ndarray, node: np.ndarray, real: dict[str, tuple
     real: name → (label value, node value)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.2), layout="constrained")
     ax.scatter(label, node, s=2, color="0.7", rasterized=True, label="synthetic survey")
-    for (name, (x, y)), colour in zip(real.items(), ("tab:red", "tab:blue", "tab:green", "tab:purple")):
+    for (name, (x, y)), colour in zip(real.items(), ("tab:red", "tab:blue", "tab:green", "tab:purple"), strict=False):
         ax.scatter([x], [y], marker="*", s=160, color=colour, edgecolor="k", zorder=3, label=name)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend(frameon=False, fontsize="small")

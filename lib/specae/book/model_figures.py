@@ -66,7 +66,7 @@ def plot_architecture(configs: dict[str, AutoencoderConfig]) -> Figure:
     """
     fig, axes = plt.subplots(1, len(configs), figsize=(5.2 * len(configs), 4.2), layout="constrained",
                              squeeze=False)
-    for ax, (title, config) in zip(axes[0], configs.items()):
+    for ax, (title, config) in zip(axes[0], configs.items(), strict=True):
         shapes = layer_shapes(config)
         x = range(len(shapes))
         ax.fill_between(x, 1, shapes["values"], color="0.85", step="mid", label="values (channels × length)")

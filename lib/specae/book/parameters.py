@@ -55,7 +55,8 @@ def _flag(value):
 
 def _sizes(value):
     ok = isinstance(value, (list, tuple)) and value and all(_is_int(size) and size >= 1 for size in value)
-    return None if ok else "use a non-empty list of integers ≥ 1, e.g. [4, 16] (papermill: -y \"latent_sizes: [4, 16]\")"
+    return None if ok else ("use a non-empty list of integers ≥ 1, e.g. [4, 16] "
+                            "(papermill: -y \"latent_sizes: [4, 16]\")")
 
 
 CHECKS = {

@@ -73,7 +73,10 @@ def dependency_fingerprint(parameters: dict, preset=None) -> dict:
 
 
 def figure_record(figure_id: str, title: str, caption: str, chapter: str, parameters: dict, preset=None) -> dict:
-    """The provenance of one figure (JSON-safe). preset: the :class:`~specae.training.presets.Preset` it was made with."""
+    """The provenance of one figure (JSON-safe).
+
+    preset: the :class:`~specae.training.presets.Preset` it was made with (None for figures of no run).
+    """
     if not FIGURE_ID.fullmatch(figure_id):
         raise ValueError(f"figure id {figure_id!r} must look like 'fig-recon-vs-bottleneck' (lower case, hyphens)")
     return {
@@ -81,7 +84,7 @@ def figure_record(figure_id: str, title: str, caption: str, chapter: str, parame
         "preset": preset.name if preset is not None else None,
         **dependency_fingerprint(parameters, preset),
         "git": git_state(), "packages": package_versions(),
-        "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "date": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
     }
 
 
@@ -97,7 +100,8 @@ def export_figure(figure, record: dict, folder: str | Path = _REPO / "figures") 
         handle, format="pdf", metadata={"Title": record["title"], "Subject": text, "Creator": "specae"}))
     manifest = read_manifest(folder)
     manifest[record["id"]] = dict(record, files={kind: path.name for kind, path in paths.items()})
-    atomic_write(folder / MANIFEST, lambda handle: handle.write(json.dumps(manifest, indent=1, sort_keys=True).encode()))
+    text = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    atomic_write(folder / MANIFEST, lambda handle: handle.write(text))
     return paths
 
 
@@ -144,7 +148,8 @@ class FigureStatus:
         return f"{self.figure_id}: " + ("current" if self.current else "stale (" + "; ".join(self.reasons) + ")")
 
 
-def verify(folder: str | Path = _REPO / "figures", chapter_parameters: dict[str, dict] | None = None) -> list[FigureStatus]:
+def verify(folder: str | Path = _REPO / "figures",
+           chapter_parameters: dict[str, dict] | None = None) -> list[FigureStatus]:
     """Recompute what each exported figure depends on and compare with its record.
 
     chapter_parameters: chapter → the parameters it runs with now (default: each chapter notebook's
@@ -156,7 +161,7 @@ def verify(folder: str | Path = _REPO / "figures", chapter_parameters: dict[str,
     statuses = []
     for figure_id, record in sorted(read_manifest(folder).items()):
         reasons = []
-        for kind, name in record.get("files", {}).items():
+        for name in record.get("files", {}).values():
             try:
                 if read_embedded(folder / name)["id"] != figure_id:
                     reasons.append(f"{name} holds another figure")

@@ -12,7 +12,7 @@ def plot_error_distributions(errors: dict[str, np.ndarray]) -> Figure:
     finite = np.concatenate([e[np.isfinite(e)] for e in errors.values()])
     bins = np.geomspace(finite.min(), finite.max(), 40)
     fig, ax = plt.subplots(figsize=(6.4, 3.0), layout="constrained")
-    for (name, values), colour in zip(errors.items(), ("tab:blue", "tab:orange", "tab:green")):
+    for (name, values), colour in zip(errors.items(), ("tab:blue", "tab:orange", "tab:green"), strict=False):
         ax.hist(values[np.isfinite(values)], bins=bins, density=True, histtype="step", lw=1.5, color=colour,
                 label=f"{name} (median {np.nanmedian(values):.4f})")
     ax.set(xscale="log", xlabel="masked L1 per pixel of one spectrum", ylabel="density")
@@ -24,10 +24,10 @@ def plot_latent_distributions(codes: dict[str, np.ndarray], nodes) -> Figure:
     """Histograms of the latent means of ``nodes`` for each set. codes: set name → (n, n_nodes)."""
     nodes = list(nodes)
     fig, axes = plt.subplots(1, len(nodes), figsize=(6.4, 2.4), layout="constrained", squeeze=False)
-    for ax, node in zip(axes[0], nodes):
+    for ax, node in zip(axes[0], nodes, strict=True):
         pooled = np.concatenate([c[:, node] for c in codes.values()])
         bins = np.linspace(*np.percentile(pooled, [0.5, 99.5]), 30)
-        for (name, values), colour in zip(codes.items(), ("tab:blue", "tab:orange")):
+        for (name, values), colour in zip(codes.items(), ("tab:blue", "tab:orange"), strict=False):
             ax.hist(values[:, node], bins=bins, density=True, histtype="step", lw=1.3, color=colour, label=name)
         ax.set(xlabel=f"μ of z{node}", yticks=[])
     axes[0, 0].legend(frameon=False, fontsize="x-small")
@@ -39,7 +39,7 @@ def plot_error_vs_visibility(n_obs: np.ndarray, errors: dict[str, np.ndarray]) -
     edges = np.unique(np.geomspace(1, n_obs.max() + 1, 9).astype(int))
     which = np.digitize(n_obs, edges) - 1
     fig, ax = plt.subplots(figsize=(6.4, 3.0), layout="constrained")
-    for (name, values), colour in zip(errors.items(), ("tab:blue", "tab:orange")):
+    for (name, values), colour in zip(errors.items(), ("tab:blue", "tab:orange"), strict=False):
         centres, medians = [], []
         for b in range(edges.size - 1):
             members = values[which == b]

@@ -19,8 +19,7 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyUserWarning
 
-from specae._files import atomic_write
-from specae._files import sha256_file
+from specae._files import atomic_write, sha256_file
 
 ESO_DOWNLOAD_URL = "https://dataportal.eso.org/dataPortal/file/{product_id}"
 CHECKSUMS = "SHA256SUMS"
@@ -39,7 +38,8 @@ class FetchReport:
     def line(self) -> str:
         """The closing line the CLI prints."""
         total = len(self.downloaded) + len(self.kept) + len(self.failed)
-        return f"requested {total} = downloaded {len(self.downloaded)} + kept {len(self.kept)} + failed {len(self.failed)}"
+        return (f"requested {total} = downloaded {len(self.downloaded)} + kept {len(self.kept)} "
+                f"+ failed {len(self.failed)}")
 
 
 def read_product_ids(path: str | os.PathLike) -> list[str]:

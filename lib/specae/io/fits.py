@@ -83,8 +83,9 @@ def read_spectrum(path: str | os.PathLike) -> HarpsSpectrum:
         raise
     except (ValueError, KeyError, IndexError, TypeError, OSError, ImportError, fits.VerifyError) as error:
         lines = str(error).strip().splitlines()
-        raise ProductError(path, f"the file cannot be read as FITS ({type(error).__name__}: "
-                                 f"{lines[0][:160] if lines else ''}); if it was downloaded, download it again") from error
+        first_line = lines[0][:160] if lines else ""
+        raise ProductError(path, f"the file cannot be read as FITS ({type(error).__name__}: {first_line}); "
+                                 "if it was downloaded, download it again") from error
 
 
 def _read_spectrum(path: str | os.PathLike) -> HarpsSpectrum:

@@ -156,7 +156,7 @@ def ingest(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=context) as pool:
         results = pool.map(_load, [str(source / name) for name in todo], [grid_factor] * len(todo), chunksize=4)
-        for name, (flux, meta, reason) in progress(zip(todo, results)):
+        for name, (flux, meta, reason) in progress(zip(todo, results, strict=True)):
             if reason is None:
                 reason = _duplicate_reason(meta["arcfile"], holders)
             if reason is not None:
@@ -210,7 +210,7 @@ def _load(path: str, grid_factor: int):
         meta = {key: str(values.get(key) or "") for key in _TEXT_COLUMNS}
         meta.update({key: float(values[key]) if values.get(key) is not None else np.nan for key in _NUMBER_COLUMNS})
         return flux, meta, None
-    except Exception as error:  # every input must end stored or rejected with its reason
+    except Exception as error:  # noqa: BLE001 (every input must end stored or rejected with its reason)
         return None, None, _reason(error)
 
 
@@ -230,7 +230,7 @@ def _product_holders(labels: Table) -> dict[str, str]:
     if "arcfile" not in labels.colnames:
         return {}
     holders = {}
-    for source, arcfile in zip(labels["source"], labels["arcfile"]):
+    for source, arcfile in zip(labels["source"], labels["arcfile"], strict=True):
         if arcfile is not np.ma.masked and str(arcfile):
             holders.setdefault(str(arcfile), str(source))
     return holders

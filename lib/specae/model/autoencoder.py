@@ -212,7 +212,8 @@ def layer_table(config: AutoencoderConfig) -> list[dict]:
 
 def _encoder(config: AutoencoderConfig) -> nn.Sequential:
     layers, in_channels = OrderedDict(), 1
-    for i, (out_channels, kernel, stride) in enumerate(zip(config.channels, config.kernels, config.strides), 1):
+    stages = zip(config.channels, config.kernels, config.strides, strict=True)
+    for i, (out_channels, kernel, stride) in enumerate(stages, 1):
         layers[f"conv{i}"] = nn.Conv1d(in_channels, out_channels, kernel, stride=stride, padding=(kernel - 1) // 2)
         layers[f"act{i}"] = nn.LeakyReLU(config.negative_slope)
         in_channels = out_channels

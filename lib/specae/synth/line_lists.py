@@ -19,8 +19,10 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import pairwise
 
 import numpy as np
+
 from specae.constants import SPEED_OF_LIGHT_KMS
 
 RESOLVING_POWER = 115_000
@@ -79,7 +81,7 @@ def mask_library() -> MaskLibrary:
         depth = np.minimum(data["weight"].astype(np.float64) * scale[type_of_line], MAX_MASK_DEPTH)
     rng = np.random.default_rng(_LOGG_SENSITIVITY_SEED)
     exponent = np.where(rng.random(wavelength.size) < _IONISED_FRACTION, 0.3, -0.1)
-    pieces = [slice(int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:])]
+    pieces = [slice(int(a), int(b)) for a, b in pairwise(offsets)]
     return MaskLibrary(types, teff, tuple(wavelength[p] for p in pieces), tuple(depth[p] for p in pieces),
                        tuple(exponent[p] for p in pieces))
 
@@ -155,5 +157,5 @@ def strong_lines(teff: float, logg: float, feh: float) -> tuple[np.ndarray, np.n
     # van der Waals wings widen with pressure: higher log g and cooler (denser) atmospheres.
     wing_scale = 10 ** (0.3 * (logg - SOLAR_LOGG)) * min(5_800.0 / teff, 2.0) ** 3
     metal = [(wl, tau * metal_scale, width * wing_scale) for _, wl, tau, width in _STRONG_METAL_LINES]
-    wavelength, tau, width = (np.array(column, np.float64) for column in zip(*(balmer + metal)))
+    wavelength, tau, width = (np.array(column, np.float64) for column in zip(*(balmer + metal), strict=True))
     return wavelength, tau, width

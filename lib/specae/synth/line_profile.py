@@ -16,6 +16,7 @@ import math
 from functools import lru_cache
 
 import torch
+
 from specae.constants import SPEED_OF_LIGHT_KMS
 
 LIMB_DARKENING = 0.6  # linear limb-darkening coefficient of the rotation profile
@@ -112,7 +113,8 @@ def gaussian_lines(
     the grid are cut there.
     """
     n_pix = tau.shape[0]
-    half = int(math.ceil(PROFILE_EXTENT_SIGMAS * sigma_kms / SPEED_OF_LIGHT_KMS * float(wavelength.max()) / grid_step)) + 1
+    extent_angstrom = PROFILE_EXTENT_SIGMAS * sigma_kms / SPEED_OF_LIGHT_KMS * float(wavelength.max())
+    half = int(math.ceil(extent_angstrom / grid_step)) + 1
     nearest = torch.round((wavelength - grid_start) / grid_step)
     keep = (nearest >= -half) & (nearest < n_pix + half)
     wavelength, area, nearest = wavelength[keep], area[keep], nearest[keep]
@@ -120,7 +122,8 @@ def gaussian_lines(
     offsets = torch.arange(-half, half + 2, device=tau.device, dtype=torch.float32)  # pixel edges
     centre = ((wavelength - grid_start) / grid_step - nearest).float()
     erf = torch.special.erf((offsets[None, :] - 0.5 - centre[:, None]) / scale[:, None])
-    contribution = (area * wavelength / (SPEED_OF_LIGHT_KMS * grid_step)).float()[:, None] * (erf[:, 1:] - erf[:, :-1]) / 2
+    area_in_pixels = (area * wavelength / (SPEED_OF_LIGHT_KMS * grid_step)).float()
+    contribution = area_in_pixels[:, None] * (erf[:, 1:] - erf[:, :-1]) / 2
     padded = torch.zeros(n_pix + 2 * half + 1, dtype=tau.dtype, device=tau.device)
     column = (nearest.long() + half)[:, None] + offsets[None, :-1].long()
     padded.index_add_(0, column.reshape(-1), contribution.reshape(-1))

@@ -30,13 +30,20 @@ import numpy as np
 import torch
 from astropy.table import Table
 
-from specae.spectra.grid import N_PADDED_PIXELS, PADDED_START_ANGSTROM, PIXEL_STEP_ANGSTROM, Grid
 from specae.constants import SPEED_OF_LIGHT_KMS
-from specae.synth.line_lists import (TIO_BAND_HEADS, TIO_DECAY_ANGSTROM, instrument_sigma_kms,
-                         intrinsic_sigma_kms, metal_lines, strong_lines, tio_band_depth)
+from specae.seeding import torch_generator
+from specae.spectra.grid import N_PADDED_PIXELS, PADDED_START_ANGSTROM, PIXEL_STEP_ANGSTROM, Grid
+from specae.synth.line_lists import (
+    TIO_BAND_HEADS,
+    TIO_DECAY_ANGSTROM,
+    instrument_sigma_kms,
+    intrinsic_sigma_kms,
+    metal_lines,
+    strong_lines,
+    tio_band_depth,
+)
 from specae.synth.line_profile import broadened_lines, gaussian_lines
 from specae.synth.population import draw_population, spectral_class_number
-from specae.seeding import torch_generator
 from specae.synth.tellurics import TELLURIC_SIGMA_KMS, oxygen_lines, water_lines
 
 __all__ = ["SyntheticConfig", "SyntheticSurvey", "spectral_class_number", "GAIN_E_PER_ADU",
@@ -85,7 +92,7 @@ class SyntheticSurvey:
         return self.config.n_spectra
 
     @classmethod
-    def single_star(cls, grid: Grid, n_spectra: int = 1, seed: int = 0, **labels) -> "SyntheticSurvey":
+    def single_star(cls, grid: Grid, n_spectra: int = 1, seed: int = 0, **labels) -> SyntheticSurvey:
         """A survey of one star observed ``n_spectra`` times, with chosen labels (scalars or per-spectrum lists).
 
         Unnamed labels keep their drawn values; e.g. ``single_star(Grid(1), 2, rv=[0, 5], teff=5_770)``.
@@ -123,7 +130,7 @@ class SyntheticSurvey:
             raise IndexError(f"spectrum indices must lie in [0, {len(self)}), got {indices.min()}…{indices.max()}")
         detector = _detector(self.grid.factor, str(device))
         out = torch.empty((indices.size, self.grid.n_pixels), dtype=torch.float32, device=device)
-        for k, (index, row) in enumerate(zip(indices, self.labels[indices])):
+        for k, (index, row) in enumerate(zip(indices, self.labels[indices], strict=True)):
             transmission = _transmission(row, device)
             if self.grid.factor > 1:
                 transmission = transmission.view(self.grid.n_pixels, self.grid.factor).mean(dim=1)
@@ -215,7 +222,7 @@ def _transmission(row, device) -> torch.Tensor:
 
 def _add_lorentzian_lines(tau: torch.Tensor, rest_wl, central_tau, half_width, shift: float) -> None:
     """Add τ0 / (1 + (Δλ/γ)²) of each line, within its window, to the full-resolution ``tau`` (in place)."""
-    for wl, tau0, gamma in zip(rest_wl * shift, central_tau, half_width):
+    for wl, tau0, gamma in zip(rest_wl * shift, central_tau, half_width, strict=True):
         # Out to where the wing falls below τ = 10⁻³ (at least 2 Å, at most 80 Å).
         reach = min(max(gamma * math.sqrt(max(tau0, 0.0) / 1e-3), 2.0), 80.0)
         first = max(int((wl - reach - PADDED_START_ANGSTROM) / PIXEL_STEP_ANGSTROM), 0)

@@ -55,7 +55,8 @@ def _o2_band(origin: float, upper_b: float, strongest_depth: float) -> tuple[np.
     branch_p = origin + upper_b * (n_lower - 1) * n_lower - energy
     strength = (2 * n_lower + 1) * np.exp(-_C2_CM_K * energy / _ATMOSPHERE_K)
     strength = strength / strength.max()
-    wavenumber = np.concatenate([branch_r, branch_r - _O2_SPIN_SPLITTING_CM, branch_p, branch_p - _O2_SPIN_SPLITTING_CM])
+    wavenumber = np.concatenate([branch_r, branch_r - _O2_SPIN_SPLITTING_CM,
+                                 branch_p, branch_p - _O2_SPIN_SPLITTING_CM])
     area = line_depth_to_area(strongest_depth) * np.tile(strength, 4)
     return vacuum_to_air(1e8 / wavenumber), area
 
@@ -63,7 +64,8 @@ def _o2_band(origin: float, upper_b: float, strongest_depth: float) -> tuple[np.
 @lru_cache(maxsize=1)
 def oxygen_lines() -> tuple[np.ndarray, np.ndarray]:
     """(air λ Å, τ area in km/s at airmass 1) of the O₂ lines, sorted by wavelength."""
-    wavelength, area = (np.concatenate(parts) for parts in zip(*(_o2_band(*band) for band in _O2_BANDS.values())))
+    bands = [_o2_band(*band) for band in _O2_BANDS.values()]
+    wavelength, area = (np.concatenate(parts) for parts in zip(*bands, strict=True))
     order = np.argsort(wavelength)
     return wavelength[order], area[order]
 

@@ -2,8 +2,8 @@
 loop (one process or several), checkpoints, and the run cache the chapters train through."""
 
 from specae.training.balanced_sampler import BalancedSampler, visibility_weights
-from specae.training.datasets import load_synthetic
 from specae.training.checkpoints import load_checkpoint
+from specae.training.datasets import load_synthetic
 from specae.training.devices import resolve_device
 from specae.training.loop import TrainResult, train
 from specae.training.options import TrainOptions

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from specae._version import __version__
 from specae._files import atomic_write
+from specae._version import __version__
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.spectra.spectra_set import SpectraSet
 from specae.training import distributed
@@ -91,7 +91,7 @@ def _latest_readable(latest: Path, previous: Path, device: torch.device) -> tupl
     warning)."""
     try:
         return latest, torch.load(latest, map_location=device, weights_only=True)
-    except Exception as error:  # noqa: BLE001 (truncated, corrupt or missing: fall back)
+    except Exception as error:
         if not previous.exists():
             raise ValueError(f"{latest} is unreadable ({type(error).__name__}) and there is no {previous.name} to "
                              "fall back to; delete the folder to start again") from error

@@ -7,8 +7,8 @@ import torch
 
 from specae.spectra.normalisation import median_normalise
 from specae.spectra.spectra_set import SpectraSet
-from specae.training.presets import DataConfig
 from specae.synth.survey import SyntheticSurvey
+from specae.training.presets import DataConfig
 
 IN_MEMORY_LIMIT_BYTES = 4 * 1024**3
 _RENDER_BATCH = 64

@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from astropy.table import Table
 
-from specae.spectra.spectra_set import SpectraSet
-from specae.training.datasets import fits_in_memory, load_synthetic
-from specae.spectra.normalisation import median_normalise
-from specae.training.presets import DataConfig
 from specae.io.store import SpectrumStore
+from specae.spectra.normalisation import median_normalise
+from specae.spectra.spectra_set import SpectraSet
 from specae.synth.survey import SyntheticSurvey
+from specae.training.datasets import fits_in_memory, load_synthetic
+from specae.training.presets import DataConfig
 
 
 class BatchSource(Protocol):

@@ -204,7 +204,7 @@ def _train_epoch(run: _Run, progress: Progress, bar: tqdm) -> None:
     batches = np.array_split(order, run.steps_per_epoch)[progress.step - first : run.stop_at - first]
     local = [run.ranks.shard(batch) for batch in batches]
     feed = _feed(run.data, [indices for indices, _ in local], device, run.options.prefetch)
-    for batch, (indices, offset), (flux, mask) in zip(batches, local, feed):
+    for batch, (indices, offset), (flux, mask) in zip(batches, local, feed, strict=True):
         for group in run.optimizer.param_groups:
             group["lr"] = run.learning_rate(progress.step)
         noise = _noise(run.preset, progress.step, len(batch), device)

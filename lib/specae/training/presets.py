@@ -204,10 +204,12 @@ def _smoke() -> Preset:
     """Unit tests: 1,024 samples (3.2 Å pixels), 96 spectra, seconds on one CPU core."""
     return Preset(
         name="smoke",
-        data=DataConfig(grid_factor=320, synthetic=SyntheticConfig(n_objects=24, n_spectra=96), validation_fraction=0.25),
+        data=DataConfig(grid_factor=320, synthetic=SyntheticConfig(n_objects=24, n_spectra=96),
+                        validation_fraction=0.25),
         model=AutoencoderConfig(input_length=1_024, channels=(8, 8, 16, 16, 32, 32), kernels=(7, 5, 5, 3, 3, 3),
                                 strides=(2, 2, 2, 2, 2, 1), latent_dim=8, variational=True),
-        train=TrainConfig(epochs=2, batch_size=16, learning_rate=1e-3, beta=1e-3, beta_warmup_start=0, beta_warmup_end=6),
+        train=TrainConfig(epochs=2, batch_size=16, learning_rate=1e-3, beta=1e-3, beta_warmup_start=0,
+                          beta_warmup_end=6),
     )
 
 
@@ -238,7 +240,8 @@ def _paper() -> Preset:
     """
     return Preset(
         name="paper",
-        data=DataConfig(grid_factor=1, synthetic=SyntheticConfig(n_objects=7_007, n_spectra=267_361), validation_fraction=0.05),
+        data=DataConfig(grid_factor=1, synthetic=SyntheticConfig(n_objects=7_007, n_spectra=267_361),
+                        validation_fraction=0.05),
         model=paper_architecture(latent_dim=128, variational=True),
         train=TrainConfig(epochs=182, batch_size=32, learning_rate=1e-3, beta=0.3,
                           beta_warmup_start=50_000, beta_warmup_end=100_000),

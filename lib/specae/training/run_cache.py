@@ -60,13 +60,13 @@ import torch
 import specae._version as package_version  # read on each call, so a changed version is seen
 from specae._files import PACKAGE_DIR, atomic_write, feed_file
 from specae.spectra.spectra_set import SpectraSet
-from specae.training.datasets import load_synthetic
-from specae.training.presets import DataConfig, Preset
 from specae.synth.survey import SyntheticSurvey
-from specae.training.split import Split
 from specae.training.checkpoints import CHECKPOINT_NAME, load_checkpoint
+from specae.training.datasets import load_synthetic
 from specae.training.devices import resolve_device
 from specae.training.loop import TrainResult, train
+from specae.training.presets import DataConfig, Preset
+from specae.training.split import Split
 
 try:
     import fcntl
@@ -99,7 +99,7 @@ class CacheInfo:
         return f"run {self.key}: {'from cache' if self.cached else 'not cached, will train'} ({self.path})"
 
 
-class _UnusableEntry(Exception):
+class _UnusableEntryError(Exception):
     """An entry folder that exists but cannot be used (the message says why)."""
 
 
@@ -172,7 +172,7 @@ def cache_info(preset: Preset, device: str = "auto", cache_dir: str | os.PathLik
     path = _root(cache_dir) / key
     try:
         _read_done(path, key)
-    except _UnusableEntry:
+    except _UnusableEntryError:
         return CacheInfo(key=key, path=path, cached=False)
     return CacheInfo(key=key, path=path, cached=True)
 
@@ -191,7 +191,8 @@ def cached_train(
     entry). Waits while another process trains the same key, then loads its result.
     """
     if preset.train.epochs < 1:
-        raise ValueError(f"epochs must be ≥ 1 to cache a run, got {preset.train.epochs}; call specae.train (specae.training.loop.train) instead")
+        raise ValueError(f"epochs must be ≥ 1 to cache a run, got {preset.train.epochs}; "
+                         "call specae.train (specae.training.loop.train) instead")
     _check_data(preset, data)
     device_name = str(resolve_device(device))
     inputs = key_inputs(preset, device)
@@ -336,7 +337,7 @@ def _usable_entry(entry: Path, key: str, preset: Preset, device: str):
         return None
     try:
         return _load_entry(entry, key, preset, device)
-    except _UnusableEntry as reason:
+    except _UnusableEntryError as reason:
         warnings.warn(f"cache entry {entry} is unusable ({reason}); removing it and training again",
                       RuntimeWarning, stacklevel=3)
         _remove(entry)
@@ -344,34 +345,34 @@ def _usable_entry(entry: Path, key: str, preset: Preset, device: str):
 
 
 def _load_entry(entry: Path, key: str, preset: Preset, device: str):
-    """(model, history, split) of the entry; raises _UnusableEntry when it is partial or corrupt."""
+    """(model, history, split) of the entry; raises _UnusableEntryError when it is partial or corrupt."""
     _read_done(entry, key)
     try:
         stored_preset, model, state = load_checkpoint(entry / CHECKPOINT_NAME, device)
-    except Exception as error:  # noqa: BLE001 (any failure to load makes the entry unusable)
-        raise _UnusableEntry(f"unreadable checkpoint: {_describe(error)}") from error
+    except Exception as error:
+        raise _UnusableEntryError(f"unreadable checkpoint: {_describe(error)}") from error
     if stored_preset.to_dict() != preset.to_dict():
-        raise _UnusableEntry("its checkpoint holds another configuration")
+        raise _UnusableEntryError("its checkpoint holds another configuration")
     if state.get("epoch") != preset.train.epochs:
-        raise _UnusableEntry(f"its checkpoint holds {state.get('epoch')} of {preset.train.epochs} epochs")
+        raise _UnusableEntryError(f"its checkpoint holds {state.get('epoch')} of {preset.train.epochs} epochs")
     try:
         with np.load(entry / SPLIT_NAME) as arrays:
             split = Split(train=arrays["train"], validation=arrays["validation"])
-    except Exception as error:  # noqa: BLE001
-        raise _UnusableEntry(f"unreadable {SPLIT_NAME}: {_describe(error)}") from error
+    except Exception as error:
+        raise _UnusableEntryError(f"unreadable {SPLIT_NAME}: {_describe(error)}") from error
     return model, state["history"], split
 
 
 def _read_done(entry: Path, key: str) -> dict:
-    """The done marker of ``entry``; raises _UnusableEntry when missing, unreadable or for another key."""
+    """The done marker of ``entry``; raises _UnusableEntryError when missing, unreadable or for another key."""
     try:
         done = json.loads((entry / DONE_NAME).read_text())
     except FileNotFoundError as error:
-        raise _UnusableEntry(f"no {DONE_NAME} marker: the run did not finish") from error
+        raise _UnusableEntryError(f"no {DONE_NAME} marker: the run did not finish") from error
     except (OSError, ValueError) as error:
-        raise _UnusableEntry(f"unreadable {DONE_NAME}: {_describe(error)}") from error
+        raise _UnusableEntryError(f"unreadable {DONE_NAME}: {_describe(error)}") from error
     if not isinstance(done, dict) or done.get("key") != key:
-        raise _UnusableEntry(f"{DONE_NAME} belongs to another key")
+        raise _UnusableEntryError(f"{DONE_NAME} belongs to another key")
     return done
 
 
