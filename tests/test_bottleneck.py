@@ -1,11 +1,23 @@
 """Bottleneck measurements: line-core selection, masked errors and the PCA baseline."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 
-from specae.analysis.bottleneck import error_table, line_core_mask, masked_l1, pca_reconstruct
+from specae.analysis import bottleneck
+from specae.analysis.bottleneck import (
+    bottleneck_runs,
+    error_table,
+    errors_by_size,
+    line_core_mask,
+    masked_flux,
+    masked_l1,
+    pca_reconstruct,
+)
 from specae.spectra.spectra_set import SpectraSet
+from specae.training.presets import get_preset
 
 
 def test_line_cores_are_the_dips_not_the_continuum():
@@ -48,3 +60,65 @@ def test_example_star_is_the_brightest_g_or_k_star():
 
     assert example_star([3_500, 5_200, 5_800, 7_000], [300, 40, 90, 500]) == 2
     assert example_star([3_500, 7_000], [10, 20]) == 0  # none in range: the first spectrum
+
+
+class Scaled(torch.nn.Module):
+    """A stand-in autoencoder that reconstructs every spectrum as ``factor`` × itself."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = torch.nn.Parameter(torch.tensor(factor))
+
+    def encode(self, x):
+        return x * self.factor, None
+
+    def decode(self, z):
+        return z
+
+
+def _low_rank_set(n: int = 40, n_pix: int = 64) -> SpectraSet:
+    rng = np.random.default_rng(1)
+    flux = torch.as_tensor(1.0 + 0.3 * rng.normal(size=(n, 2)) @ rng.normal(size=(2, n_pix)), dtype=torch.float32)
+    mask = torch.ones_like(flux, dtype=torch.bool)
+    mask[:, :4] = False
+    return SpectraSet(flux=flux, mask=mask, degenerate=np.zeros(n, bool), labels=None)
+
+
+def test_errors_by_size_scores_each_family_and_a_pca_of_each_size():
+    data = _low_rank_set()
+    train, validation = np.arange(30), np.arange(30, 40)
+    models = {"β-VAE": {4: SimpleNamespace(model=Scaled(0.95)), 2: SimpleNamespace(model=Scaled(0.9))},
+              "deterministic": {2: SimpleNamespace(model=Scaled(1.0)), 4: SimpleNamespace(model=Scaled(1.0))}}
+    errors = errors_by_size(models, data, train, validation, seed=0)
+    assert list(errors) == ["β-VAE", "deterministic", "PCA"]
+    target, mask = data.flux[validation].numpy(), data.mask[validation].numpy()
+    mean_flux = np.abs(target[mask]).mean()
+    assert [row["size"] for row in errors["β-VAE"]] == [2, 4]
+    assert errors["β-VAE"][0]["all"] == pytest.approx(0.10 * mean_flux, rel=1e-5)  # |x − 0.9 x| = 0.1 |x|
+    assert errors["β-VAE"][1]["all"] == pytest.approx(0.05 * mean_flux, rel=1e-5)
+    assert all(row[key] == 0.0 for row in errors["deterministic"] for key in ("all", "line_cores", "continuum"))
+    assert [row["size"] for row in errors["PCA"]] == [2, 4]
+    assert errors["PCA"][0]["all"] < 1e-5  # rank 2 + a constant: two components and the mean reconstruct it
+    assert errors["PCA"] == error_table({size: pca_reconstruct(data, train, validation, size) for size in (2, 4)},
+                                        target, mask)
+
+
+def test_masked_flux_hides_the_masked_pixels():
+    data = _low_rank_set()
+    flux = masked_flux(data, 3)
+    assert np.isnan(flux[:4]).all() and np.array_equal(flux[4:], data.flux[3, 4:].numpy())
+
+
+def test_bottleneck_runs_trains_each_family_at_each_size_once(monkeypatch):
+    asked = []
+
+    def fake_cached_train_many(presets, device, data):
+        asked.extend(presets)
+        return [SimpleNamespace(preset=p) for p in presets]
+
+    monkeypatch.setattr(bottleneck, "cached_train_many", fake_cached_train_many)
+    runs = bottleneck_runs(get_preset("smoke"), [16, 4, 4], device="cpu")
+    assert [(p.model.latent_dim, p.model.variational) for p in asked] == [(4, True), (16, True), (4, False),
+                                                                          (16, False)]
+    assert list(runs) == ["β-VAE", "deterministic"] and list(runs["β-VAE"]) == [4, 16]
+    assert runs["deterministic"][16].preset.train.beta == 0.0 and runs["β-VAE"][4].preset.train.beta > 0

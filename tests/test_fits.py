@@ -66,3 +66,12 @@ def test_foreign_and_unsupported_products_are_refused_with_the_reason(tmp_path):
     fits.PrimaryHDU(np.ones((72, 4096), dtype="f4"), header=fits.Header({"INSTRUME": "HARPS"})).writeto(e2ds)
     with pytest.raises(ValueError, match="neither a HARPS ADP 1-D product .* e2ds files need deblazing"):
         read_spectrum(e2ds)
+
+
+@pytest.mark.parametrize(("start", "count"), [(3_780.0, 312_501), (3_800.0, 311_001)])
+def test_pixels_in_window_counts_the_native_pixels_of_3785_to_6910_angstrom(start, count):
+    """An ADP product starting near 3781 Å covers the whole window (312,501 pixels of 0.01 Å); one starting
+    at 3800 Å misses its first 1,500."""
+    wavelength = start + 0.01 * np.arange(int(round((6_915.0 - start) / 0.01)) + 1)
+    spectrum = HarpsSpectrum(wavelength, np.ones(wavelength.size, np.float32), np.ones(wavelength.size, np.float32))
+    assert spectrum.pixels_in_window() == count

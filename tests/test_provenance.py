@@ -111,10 +111,19 @@ def test_publish_exports_and_builds_the_provenance_block(tmp_path, capsys):
                         "  caption: Two points.\n")
     record = provenance.publish(figure, "fig-test-publish", PARAMETERS, get_preset("smoke", latent_dim=8),
                                 folder=tmp_path, registry=registry)
-    plt.close(figure)
+    assert not plt.fignum_exists(figure.number)  # closed: the chapter shows it once, through its glue:figure
     assert provenance.read_embedded(tmp_path / "fig-test-publish.pdf") == record
     assert record["title"] == "A published line" and record["chapter"] == "05_disentanglement"
     with pytest.raises(KeyError, match="'fig-missing' is not in"):
         provenance.publish(figure, "fig-missing", PARAMETERS, folder=tmp_path, registry=registry)
     line = provenance.provenance_line(record)
     assert line.startswith("`fig-test-publish` · commit ") and f"configuration {record['config_hash'][:10]}" in line
+
+
+def test_publish_can_leave_the_figure_open(tmp_path):
+    figure, ax = plt.subplots()
+    registry = tmp_path / "figures.yml"
+    registry.write_text("fig-test-open:\n  chapter: 01_data\n  title: An open figure\n  caption: Still open.\n")
+    provenance.publish(figure, "fig-test-open", PARAMETERS, folder=tmp_path, registry=registry, close=False)
+    assert plt.fignum_exists(figure.number)
+    plt.close(figure)

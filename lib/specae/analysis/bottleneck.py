@@ -9,8 +9,20 @@ from sklearn.decomposition import PCA
 
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.spectra.spectra_set import SpectraSet
+from specae.training.presets import Preset
+from specae.training.run_cache import cached_train_many
 
 _BATCH = 256
+FAMILIES = {"β-VAE": dict(variational=True), "deterministic": dict(variational=False)}  # name → overrides
+
+
+def bottleneck_runs(preset: Preset, sizes, device="auto", data: SpectraSet | None = None) -> dict[str, dict]:
+    """A run of each family of :data:`FAMILIES` at each latent size, trained or read from the run cache:
+    family → size → :class:`~specae.training.loop.TrainResult`, sizes in increasing order."""
+    sizes = sorted(set(sizes))
+    presets = [preset.with_overrides(latent_dim=size, **family) for family in FAMILIES.values() for size in sizes]
+    trained = iter(cached_train_many(presets, device=device, data=data))
+    return {name: {size: next(trained) for size in sizes} for name in FAMILIES}
 
 
 @torch.no_grad()
@@ -85,3 +97,22 @@ def example_star(teff, snr, low: float = 4_500.0, high: float = 6_000.0) -> int:
     teff, snr = np.asarray(teff, dtype=float), np.asarray(snr, dtype=float)
     candidates = np.flatnonzero((teff > low) & (teff < high))
     return int(candidates[np.argmax(snr[candidates])]) if candidates.size else 0
+
+
+def masked_flux(data: SpectraSet, index: int) -> np.ndarray:
+    """(n_pix,) normalised flux of spectrum ``index`` with NaN where its mask is False (as plots show it)."""
+    return np.where(data.mask[index].numpy(), data.flux[index].numpy(), np.nan)
+
+
+def errors_by_size(models: dict[str, dict[int, object]], data: SpectraSet, train, validation,
+                   seed: int = 0) -> dict[str, list[dict]]:
+    """:func:`error_table` of spectra ``validation`` for each family of trained runs (family → latent size →
+    run with a ``model``) and for a PCA of each of their sizes fitted on spectra ``train`` ("PCA")."""
+    validation = np.asarray(validation, dtype=np.int64)
+    target, mask = data.flux[validation].numpy(), data.mask[validation].numpy()
+    errors = {name: error_table({size: reconstruct(run.model, data, validation) for size, run in family.items()},
+                                target, mask) for name, family in models.items()}
+    sizes = sorted({size for family in models.values() for size in family})
+    errors["PCA"] = error_table({size: pca_reconstruct(data, train, validation, size, seed) for size in sizes},
+                                target, mask)
+    return errors

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.spectra.spectra_set import SpectraSet
+
+
+def usable(data: SpectraSet, indices=None) -> np.ndarray:
+    """(n,) int64: the spectra of ``indices`` (default: all) that are not degenerate, in their order."""
+    indices = np.arange(len(data)) if indices is None else np.asarray(indices, dtype=np.int64)
+    return indices[~np.asarray(data.degenerate)[indices]]
 
 
 @torch.no_grad()
@@ -24,3 +33,23 @@ def encode_means(model: SpectrumAutoencoder, data: SpectraSet, indices=None, bat
     parts = [model.encode(data.flux[indices[start : start + batch_size]].to(device)[:, None, :])[0].double().cpu()
              for start in range(0, indices.size, batch_size)]
     return torch.cat(parts).numpy() if parts else np.zeros((0, model.config.latent_dim))
+
+
+@dataclass(frozen=True)
+class EncodedSet:
+    """Spectra of a set encoded by a model, with their labels.
+
+    indices: (n,) the spectra encoded; mu: (n, latent_dim) their latent means; labels: name → (n,) float64.
+    """
+
+    indices: np.ndarray
+    mu: np.ndarray
+    labels: dict[str, np.ndarray]
+
+
+def encode_labelled(model: SpectrumAutoencoder, data: SpectraSet, names: Sequence[str] = ("rv", "teff"),
+                    indices=None) -> EncodedSet:
+    """Latent means and labels ``names`` of the non-degenerate spectra of ``indices`` (default: all)."""
+    used = usable(data, indices)
+    return EncodedSet(indices=used, mu=encode_means(model, data, used),
+                      labels={name: np.asarray(data.labels[name], dtype=float)[used] for name in names})

@@ -117,3 +117,32 @@ def monotonic_window(label: np.ndarray, node: np.ndarray, bin_width: float, min_
     inside = (label >= centres[low] - bin_width / 2) & (label <= centres[high] + bin_width / 2)
     slope = float(np.polyfit(label[inside], node[inside], 1)[0]) if high > low else 0.0
     return MonotonicWindow(float(centres[low]), float(centres[high]), slope, direction, centres, medians)
+
+
+@dataclass(frozen=True)
+class DopplerSweep:
+    """A node swept over the values it takes: values: (m,) node values decoded; shifts: (m,) Doppler shift
+    (km/s) of each decoded spectrum against the decoding of the unchanged code."""
+
+    values: np.ndarray
+    shifts: np.ndarray
+
+    @property
+    def span(self) -> float:
+        """The range of velocities the sweep covers (km/s)."""
+        return float(self.shifts.max() - self.shifts.min())
+
+
+def doppler_sweep(decoder, code, node: int, node_values, wavelength: np.ndarray, valid: np.ndarray,
+                  steps: int = 15, percentiles: tuple[float, float] = (2.0, 98.0)) -> DopplerSweep:
+    """Decode ``code`` with ``node`` at ``steps`` values spread evenly between the ``percentiles`` of
+    ``node_values`` (what the node takes over a data set) and measure each decoding's Doppler shift.
+
+    decoder: callable (m, n_latent) → (m, 1, n_pix), e.g. ``model.decode``; code: (n_latent,) latent means of
+    one spectrum; node_values: (n,); wavelength: (n_pix,) Å; valid: (n_pix,) bool pixels to compare.
+    """
+    code = torch.as_tensor(code, dtype=torch.float32)
+    values = np.linspace(*np.percentile(node_values, percentiles), steps)
+    decoded = traverse(decoder, code, node, values).cpu().numpy()
+    reference = traverse(decoder, code, node, [code[node].item()]).cpu().numpy()[0]
+    return DopplerSweep(values=values, shifts=doppler_shift_kms(wavelength, reference, decoded, valid))

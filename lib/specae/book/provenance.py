@@ -243,11 +243,12 @@ def figure_entry(figure_id: str, registry: str | Path = _REPO / "chapters" / "fi
 
 
 def publish(figure, figure_id: str, parameters: dict, preset=None, folder: str | Path = _REPO / "figures",
-            registry: str | Path = _REPO / "chapters" / "figures.yml") -> dict:
+            registry: str | Path = _REPO / "chapters" / "figures.yml", close: bool = True) -> dict:
     """Export ``figure`` with its provenance and glue it for the book: ``<name>`` (the figure, for a
     ``glue:figure`` directive) and ``<name>_provenance`` (Markdown: the provenance line and a
     "Cite this figure" dropdown), where ``<name>`` is the ID with underscores. Title, caption and
-    chapter come from ``registry``. Returns the record."""
+    chapter come from ``registry``. close: close the figure afterwards, so that the chapter shows it
+    once, through its numbered ``glue:figure``. Returns the record."""
     from IPython.display import Markdown
     from myst_nb import glue
 
@@ -262,4 +263,8 @@ def publish(figure, figure_id: str, parameters: dict, preset=None, folder: str |
         f"```{{dropdown}} Cite this figure\n{cite['plain']}\n\n"
         f"    {cite['bibtex'].replace(chr(10), chr(10) + '    ')}\n\n"
         f"Please cite the original paper too: {{cite:t}}`sedaghat2021`.\n```\n"), display=False)
+    if close:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
     return record

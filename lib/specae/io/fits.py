@@ -18,7 +18,7 @@ from typing import BinaryIO
 import numpy as np
 from astropy.io import fits
 
-from specae.spectra.grid import place_on_grid
+from specae.spectra.grid import PIXEL_STEP_ANGSTROM, WAVELENGTH_MAX_ANGSTROM, WAVELENGTH_MIN_ANGSTROM, place_on_grid
 
 FITS_MAGIC = b"SIMPLE  ="  # every FITS file starts with this card
 GZIP_MAGIC = b"\x1f\x8b"
@@ -58,6 +58,13 @@ class HarpsSpectrum:
     def on_grid(self) -> np.ndarray:
         """(327,680,) float32 flux on the padded analysis grid, matched by wavelength value."""
         return place_on_grid(self.wavelength, self.flux)
+
+    def pixels_in_window(self) -> int:
+        """How many of the product's pixels lie in the analysis window (3785–6910 Å, ± half a pixel)."""
+        half = PIXEL_STEP_ANGSTROM / 2
+        low, high = WAVELENGTH_MIN_ANGSTROM - half, WAVELENGTH_MAX_ANGSTROM + half
+        inside = (self.wavelength >= low) & (self.wavelength <= high)
+        return int(inside.sum())
 
 
 class ProductError(ValueError):

@@ -34,6 +34,8 @@ from astropy.table import Table, vstack
 from specae._files import atomic_write
 from specae.io.fits import ProductError, read_spectrum
 from specae.spectra.grid import Grid
+from specae.spectra.normalisation import DEFAULT_MEDIAN_THRESHOLD_ADU, MedianVariant, median_normalise
+from specae.spectra.spectra_set import SpectraSet
 
 STORE_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -57,7 +59,8 @@ class IngestReport:
 
 
 class SpectrumStore:
-    """Read access to a store folder: ``len``, ``labels``, ``rejects`` and ``flux(indices)``.
+    """Read access to a store folder: ``len``, ``labels``, ``rejects``, ``flux(indices)``, and ``normalised()``
+    (the spectra normalised in memory, as a :class:`~specae.spectra.spectra_set.SpectraSet`).
 
     ``flux`` reads the requested rows with positioned reads into a fresh array, so a process that
     streams through the whole store keeps only the rows it holds (a memory map would keep every page it
@@ -112,6 +115,22 @@ class SpectrumStore:
                 os.close(descriptor)
         return out
 
+    def normalised(self, threshold: float = DEFAULT_MEDIAN_THRESHOLD_ADU, variant: MedianVariant = "unmasked",
+                   indices=None) -> SpectraSet:
+        """Spectra ``indices`` (default: all) median-normalised into memory, with their degenerate flags and
+        labels, to which an ``object_id`` column is added (:func:`object_ids`). threshold, variant: as in
+        :func:`~specae.spectra.normalisation.median_normalise`. For stores that fit in memory; training
+        streams larger ones batch by batch (``specae.training.feeds.StoreSource``)."""
+        indices = np.arange(len(self)) if indices is None else np.atleast_1d(np.asarray(indices, dtype=np.int64))
+        if indices.size == 0:
+            raise ValueError(f"{self.path}: no spectra to normalise; ingest some first")
+        normalised = median_normalise(torch.from_numpy(self.flux(indices)), self.grid.mask_tensor(),
+                                      threshold=threshold, variant=variant)
+        labels = self.labels[indices]
+        labels["object_id"] = object_ids(labels)
+        return SpectraSet(flux=normalised.flux, mask=normalised.mask, degenerate=normalised.degenerate.numpy(),
+                          labels=labels)
+
     def _data_start(self, shard: int) -> int:
         """Byte offset of row 0 in shard file ``shard``, after checking its dtype and shape."""
         if shard not in self._data_starts:
@@ -125,6 +144,12 @@ class SpectrumStore:
                     raise ValueError(f"{self._files[shard]} holds {dtype} {shape}, expected float32 {expected}")
                 self._data_starts[shard] = handle.tell()
         return self._data_starts[shard]
+
+
+def object_ids(labels: Table) -> np.ndarray:
+    """(n_spectra,) int64 object of each row of a store's labels: 0 … n_objects − 1, in sorted OBJECT name order."""
+    _, ids = np.unique(np.asarray(labels["object"], dtype=str), return_inverse=True)
+    return ids.astype(np.int64)
 
 
 def ingest(

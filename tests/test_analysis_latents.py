@@ -1,0 +1,46 @@
+"""Latent means with their labels: degenerate spectra are left out, labels follow the encoded spectra."""
+
+import numpy as np
+import torch
+from astropy.table import Table
+
+from specae.analysis import encode_labelled, encode_means, usable
+from specae.spectra.spectra_set import SpectraSet
+
+
+class FirstPixels(torch.nn.Module):
+    """A stand-in encoder: μ = the first two pixels of each spectrum."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def encode(self, x):  # (n, 1, L) → μ (n, 2), log σ² (n, 2)
+        return x[:, 0, :2] * self.scale, torch.zeros(x.shape[0], 2)
+
+
+FLUX = torch.arange(30, dtype=torch.float32).reshape(5, 6)
+DATA = SpectraSet(flux=FLUX, mask=torch.ones_like(FLUX, dtype=torch.bool),
+                  degenerate=np.array([False, True, False, False, True]),
+                  labels=Table({"rv": [-10, 0, 10, 20, 30], "teff": [5000.0, 5100.0, 5200.0, 5300.0, 5400.0]}))
+
+
+def test_usable_keeps_the_non_degenerate_spectra_in_order():
+    np.testing.assert_array_equal(usable(DATA), [0, 2, 3])
+    np.testing.assert_array_equal(usable(DATA, [4, 3, 1, 0]), [3, 0])
+    assert usable(DATA).dtype == np.int64
+
+
+def test_encode_labelled_pairs_each_code_with_its_labels():
+    encoded = encode_labelled(FirstPixels(), DATA, ("rv", "teff"))
+    np.testing.assert_array_equal(encoded.indices, [0, 2, 3])
+    np.testing.assert_array_equal(encoded.mu, [[0.0, 1.0], [12.0, 13.0], [18.0, 19.0]])
+    assert encoded.labels["rv"].tolist() == [-10.0, 10.0, 20.0] and encoded.labels["rv"].dtype == np.float64
+    assert encoded.labels["teff"].tolist() == [5000.0, 5200.0, 5300.0]
+    np.testing.assert_array_equal(encoded.mu, encode_means(FirstPixels(), DATA))
+
+
+def test_encode_labelled_takes_a_subset():
+    encoded = encode_labelled(FirstPixels(), DATA, ("teff",), indices=[3, 4])
+    np.testing.assert_array_equal(encoded.indices, [3])
+    assert list(encoded.labels) == ["teff"] and encoded.labels["teff"].tolist() == [5300.0]

@@ -1,0 +1,71 @@
+"""The chapters' set-up and glue helpers: parameters choose the preset, values are glued in order, figures are
+published and closed."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import myst_nb
+import pandas as pd
+import pytest
+
+from specae.analysis.claims import check_c3
+from specae.book import chapter
+from specae.training.presets import get_preset
+
+
+@pytest.fixture
+def glued(monkeypatch):
+    """The (name, value, display) of every glue call, in order."""
+    calls = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: calls.append((name, value, display)))
+    return calls
+
+
+def test_set_up_chapter_applies_the_preset_overrides_and_only_checks_the_rest():
+    preset = chapter.set_up_chapter(dict(preset="quick", device="cpu", seed=3, latent_dim=None, beta=0.5,
+                                         latent_sizes=[4, 16], mad_threshold=0.02))
+    assert preset == get_preset("quick", seed=3, beta=0.5)
+    assert preset.model.latent_dim == get_preset("quick").model.latent_dim  # None keeps the preset's value
+
+
+def test_set_up_chapter_adds_the_fixed_overrides():
+    preset = chapter.set_up_chapter(dict(preset="smoke", device="auto", seed=0), balanced=False)
+    assert preset == get_preset("smoke", seed=0, balanced=False) and preset.data.balanced is False
+
+
+def test_set_up_chapter_refuses_a_bad_parameter_before_building_anything():
+    with pytest.raises(ValueError, match=r"seed = -1: use an integer ≥ 0"):
+        chapter.set_up_chapter(dict(preset="quick", device="cpu", seed=-1))
+
+
+def test_set_up_chapter_shows_whole_sentences_only_when_asked():
+    with pd.option_context("display.max_colwidth", 50):
+        chapter.set_up_chapter(dict(preset="smoke", device="cpu", seed=0))
+        assert pd.get_option("display.max_colwidth") == 50
+        chapter.set_up_chapter(dict(preset="smoke", device="cpu", seed=0), whole_text=True)
+        assert pd.get_option("display.max_colwidth") is None
+
+
+def test_glue_values_glues_each_value_in_order_without_display(glued):
+    chapter.glue_values({"n_grid": 327_680, "gap_start": 5303.64, "name": "HD 1"}, prefix="paper_")
+    assert glued == [("paper_n_grid", 327_680, False), ("paper_gap_start", 5303.64, False),
+                     ("paper_name", "HD 1", False)]
+
+
+def test_glue_claim_glues_the_scorecard_row(glued):
+    check = check_c3(train_error=0.020, validation_error=0.021)
+    chapter.glue_claim(check)
+    assert [name for name, _, _ in glued] == ["c3_paper", "c3_ours", "c3_tolerance", "c3_verdict"]
+    assert glued[1][1] == check.ours and glued[3][1] == "✓" and not any(display for _, _, display in glued)
+
+
+def test_publish_figure_publishes_closes_and_returns_nothing(monkeypatch):
+    published = []
+    monkeypatch.setattr(chapter, "publish", lambda *args, **kwargs: published.append((args, kwargs)) or {"id": 1})
+    figure = plt.figure()
+    parameters = dict(preset="smoke")
+    assert chapter.publish_figure(figure, "fig-test", parameters) is None
+    assert published == [((figure, "fig-test", parameters, None), {"close": True})]
+    plt.close(figure)
