@@ -16,7 +16,7 @@ def _spectra(n=4, n_pix=1001, seed=0):
     return flux, mask
 
 
-def test_unmasked_pixels_have_median_one_and_masked_pixels_do_not_move_it():
+def test_valid_pixels_have_median_one_and_masked_pixels_do_not_move_it():
     flux, mask = _spectra()
     result = median_normalise(flux, mask)
     for row, valid in zip(result.flux, result.mask, strict=True):
@@ -32,7 +32,7 @@ def test_unmasked_pixels_have_median_one_and_masked_pixels_do_not_move_it():
 
 def test_masked_as_zero_variant_reproduces_the_released_inference_script():
     flux, mask = _spectra(n=3, n_pix=2001)
-    mask[:900] = False  # enough zeros to pull the median well below the unmasked one
+    mask[:900] = False  # enough zeros to pull the median well below the valid-pixel one
     released = median_normalise(flux, mask, variant="masked_as_zero")
     expected = np.median((flux * mask).numpy(), axis=1)
     # torch.median takes the lower middle value of an even count; 2001 is odd, so the two agree exactly.

@@ -26,6 +26,7 @@ from specae.analysis.claims import (
     check_c7,
 )
 from specae.analysis.disentanglement import DisentanglementScores, FactorScores, disentanglement_scores
+from specae.analysis.draw_shares import DrawShares, draw_shares
 from specae.analysis.informative import informative_nodes, node_dispersion
 from specae.analysis.latent_shift import LatentShift, latent_shift
 from specae.analysis.latents import EncodedSet, encode_labelled, encode_means, usable
@@ -49,7 +50,6 @@ from specae.analysis.published import (
     published_labels,
     read_published_labels,
 )
-from specae.analysis.sampling import DrawShares, draw_shares
 from specae.analysis.traversal import (
     DopplerSweep,
     MonotonicWindow,

@@ -115,7 +115,7 @@ class SpectrumStore:
                 os.close(descriptor)
         return out
 
-    def normalised(self, threshold: float = DEFAULT_MEDIAN_THRESHOLD_ADU, variant: MedianVariant = "unmasked",
+    def normalised(self, threshold: float = DEFAULT_MEDIAN_THRESHOLD_ADU, variant: MedianVariant = "valid_pixels",
                    indices=None) -> SpectraSet:
         """Spectra ``indices`` (default: all) median-normalised into memory, with their degenerate flags and
         labels, to which an ``object_id`` column is added (:func:`object_ids`). threshold, variant: as in
