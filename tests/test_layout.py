@@ -2,6 +2,7 @@
 module importable on its own, and no constant defined twice."""
 
 import ast
+import re
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "specae"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "lib" / "specae"
 # Each layer may import the shared top-level modules and the layers before it, never one after it.
 LAYERS = ("spectra", "synth", "model", "io", "training", "analysis", "book")
 SHARED = ("constants", "seeding", "_files", "_version")
@@ -148,3 +150,20 @@ def test_no_two_modules_define_the_same_constant():
     copies += [f"{value} defined as {sorted(names)}" for value, names in by_number.items()
                if len({name.rsplit('.', 1)[0] for name in names}) > 1]
     assert not copies, "define each once and import it:\n" + "\n".join(copies)
+
+
+def test_the_readme_layout_table_lists_every_module():
+    """Each row of README's *Layout* table names files by path; a bare name shares its row's first folder."""
+    section = ROOT.joinpath("README.md").read_text().split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    listed = set()
+    for row in section.splitlines():
+        names = re.findall(r"`([\w/.]+\.py)`", row.split("|")[1] if row.startswith("|") else "")
+        folder = next((name.rsplit("/", 1)[0] for name in names if "/" in name), "")
+        for name in names:
+            path = name if "/" in name else f"{folder}/{name}"
+            listed.add(path.removeprefix("lib/specae/"))
+    modules = {str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
+               if path.name != "__init__.py" or path.parent == PACKAGE}
+    assert not modules - listed, f"README's layout table misses {sorted(modules - listed)}"
+    stale = {path for path in listed if not (PACKAGE / path).is_file() and not (ROOT / path).is_file()}
+    assert not stale, f"README's layout table lists files that do not exist: {sorted(stale)}"
