@@ -3,20 +3,20 @@ with provenance, the numbers they glue into their text, the chapters' figures, a
 
 from specae.book.chapter import glue_claim, glue_values, publish_figure, set_up_chapter
 from specae.book.data_figures import (
-                                      plot_grid_and_mask,
-                                      plot_normalised_histograms,
-                                      plot_population,
-                                      plot_spectrum_pair,
-                                      plot_visibility,
+    plot_grid_and_mask,
+    plot_normalised_histograms,
+    plot_population,
+    plot_spectrum_pair,
+    plot_visibility,
 )
 from specae.book.facts import architecture_facts, grid_facts, label_node_facts, paper_latent_facts
 from specae.book.figures import LINE_WINDOWS, plot_error_vs_bottleneck, plot_loss_history, plot_reconstructions
 from specae.book.latent_figures import (
-                                      plot_dispersion_stems,
-                                      plot_mi_indicator,
-                                      plot_node_scatters,
-                                      plot_real_on_node,
-                                      plot_rv_window,
+    plot_dispersion_stems,
+    plot_mi_indicator,
+    plot_node_scatters,
+    plot_real_on_node,
+    plot_rv_window,
 )
 from specae.book.model_figures import architecture_summary, format_summary, plot_architecture
 from specae.book.parameters import check_parameters

@@ -4,13 +4,13 @@ sample files the test suite and the book use."""
 from specae.io.fetch import FetchReport, fetch_products, read_product_ids
 from specae.io.fits import HarpsSpectrum, ProductError, read_spectrum, read_truth, write_adp
 from specae.io.real_samples import (
-                                    HARPS_ADP_SAMPLE,
-                                    HARPS_S1D_SAMPLE,
-                                    SAMPLE_CCF,
-                                    drs_radial_velocity,
-                                    fetch_samples,
-                                    sample_path,
-                                    samples_dir,
+    HARPS_ADP_SAMPLE,
+    HARPS_S1D_SAMPLE,
+    SAMPLE_CCF,
+    drs_radial_velocity,
+    fetch_samples,
+    sample_path,
+    samples_dir,
 )
 from specae.io.store import IngestReport, SpectrumStore, ingest, object_ids
 
