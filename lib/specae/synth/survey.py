@@ -36,7 +36,7 @@ from specae.synth.line_lists import (TIO_BAND_HEADS, TIO_DECAY_ANGSTROM, instrum
                          intrinsic_sigma_kms, metal_lines, strong_lines, tio_band_depth)
 from specae.synth.line_profile import broadened_lines, gaussian_lines
 from specae.synth.population import draw_population, spectral_class_number
-from specae.seeding import torch_generator
+from specae.seeding import Stream, torch_generator
 from specae.synth.tellurics import TELLURIC_SIGMA_KMS, oxygen_lines, water_lines
 
 __all__ = ["SyntheticConfig", "SyntheticSurvey", "spectral_class_number", "GAIN_E_PER_ADU",
@@ -134,7 +134,7 @@ class SyntheticSurvey:
                 # divides counts and noise by the blaze; averaging `factor` pixels divides noise by √factor.
                 sigma = torch.addcmul(torch.full_like(signal_e, READ_NOISE_E**2), signal_e.clamp_(min=0),
                                       detector.blaze).sqrt_()
-                draw = torch.randn(signal_e.shape[0], generator=torch_generator(self.config.seed, int(index),
+                draw = torch.randn(signal_e.shape[0], generator=torch_generator(self.config.seed, Stream.SPECTRUM_NOISE, int(index),
                                    device=device), device=device)
                 out[k].addcmul_(sigma.mul_(draw), detector.noise_per_electron)
         return out
