@@ -8,7 +8,7 @@ Each spectrum is built the way HARPS records one (air wavelengths, barycentric f
    (:mod:`specae.synth.line_profile`); Balmer and strong metal lines with damping wings.
 2. **Atmosphere** (observer frame → shifted by BERV): O₂ and H₂O lines (:mod:`specae.synth.tellurics`),
    τ ∝ airmass (× water vapour), so they move against the stellar lines from one epoch to the next.
-3. **Continuum**: Planck(Teff) × instrument efficiency × atmospheric extinction(airmass), with the
+3. **Continuum**: Planck(Teff) × instrument response × atmospheric extinction(airmass), with the
    residual ripple of the échelle orders' blaze.
 4. **Detector**: photo-electrons scaled so the continuum at 5,500 Å (an order centre) has the target
    S/N per 0.01 Å pixel; Poisson (Gaussian limit) and read noise, larger at order edges where the
@@ -145,7 +145,7 @@ class _Detector:
     """Per-pixel constants of a grid, each (n,) float32 and zero on masked pixels where they scale output.
 
     blaze: order efficiency; flux_per_electron: ripple/gain; noise_per_electron: 1/(blaze·gain·√factor);
-    inverse_wavelength (1/Å), static_shape (λ⁻⁴ × efficiency) and extinction (ln-flux per airmass) for
+    inverse_wavelength (1/Å), static_shape (λ⁻⁴ × response) and extinction (ln-flux per airmass) for
     the continuum.
     """
 
@@ -173,7 +173,7 @@ def _detector(factor: int, device: str) -> _Detector:
 
 
 def _static_shape(wavelength: torch.Tensor) -> torch.Tensor:
-    """λ⁻⁴ (Planck photons' prefactor) × the instrument's efficiency (its spectral response)."""
+    """λ⁻⁴ (Planck photons' prefactor) × the instrument's spectral response."""
     return wavelength**-4 * torch.exp(-0.5 * ((wavelength - 5_600.0) / 1_100.0) ** 2)
 
 
@@ -242,7 +242,7 @@ def _add_band_heads(tau: torch.Tensor, depth: float, shift: float) -> None:
 def _continuum_electrons(detector: _Detector, row) -> torch.Tensor:
     """(n,) float32 deblazed continuum photo-electrons per 0.01 Å pixel of one spectrum.
 
-    Planck photons(Teff) × efficiency × extinction(airmass), scaled so that the S/N at 5,500 Å
+    Planck photons(Teff) × instrument response × extinction(airmass), scaled so that the S/N at 5,500 Å
     (blaze 1) is the spectrum's ``snr``: counts C with C / √(C + RN²) = snr.
     """
     teff, airmass, snr = float(row["teff"]), float(row["airmass"]), float(row["snr"])
