@@ -24,7 +24,7 @@ from astropy.table import Table
 from sklearn.feature_selection import mutual_info_regression
 
 from specae.analysis._inputs import finite_pair, latent_matrix, vector
-from specae.seeding import derive_seed
+from specae.seeding import Stream, derive_seed
 
 MI_BINS = (5, 10, 20, 40, 80, 160)
 ESTIMATORS = ("ksg", "histogram")
@@ -178,8 +178,8 @@ def _standardise(v: np.ndarray) -> np.ndarray | None:
     return None if sd == 0 else (v - v.mean()) / sd
 
 
-def _sklearn_seed(*keys: int) -> int:
-    return derive_seed(*keys) % 2**32  # numpy RandomState (used by scikit-learn) takes 32-bit seeds
+def _sklearn_seed(seed: int, stream: Stream, *counters: int) -> int:
+    return derive_seed(seed, stream, *counters) % 2**32  # numpy RandomState (used by scikit-learn) takes 32-bit seeds
 
 
 def _ksg(x: np.ndarray, y: np.ndarray, k: int, random_state: int) -> float:
@@ -250,7 +250,8 @@ def _bootstrap_replicates(x, y, estimator, bins, k, n_bootstrap, seed, subsample
     """Replicate estimates, shape (n_bootstrap,), and the factor that scales their spread to size n."""
     n = x.size
     if estimator == "histogram":  # pairs resampled with replacement, all replicates in one bincount
-        draws = [np.random.default_rng(derive_seed(seed, 1, r)).integers(0, n, n) for r in range(n_bootstrap)]
+        draws = [np.random.default_rng(derive_seed(seed, Stream.MI_BOOTSTRAP, r)).integers(0, n, n)
+                 for r in range(n_bootstrap)]
         idx = np.stack(draws, axis=1)  # (n, n_bootstrap)
         reps = _mi_from_indices(_bin_indices(x[idx], bins), _bin_indices(y[idx], bins), bins, miller_madow)
         return reps, 1.0
@@ -262,19 +263,20 @@ def _bootstrap_replicates(x, y, estimator, bins, k, n_bootstrap, seed, subsample
     m = int(subsample * n)
     reps = np.empty(n_bootstrap)
     for r in range(n_bootstrap):
-        idx = np.random.default_rng(derive_seed(seed, 1, r)).choice(n, size=m, replace=False)
-        reps[r] = _ksg(x[idx], y[idx], k, _sklearn_seed(seed, 1, r, 1))
+        idx = np.random.default_rng(derive_seed(seed, Stream.MI_BOOTSTRAP, r)).choice(n, size=m, replace=False)
+        reps[r] = _ksg(x[idx], y[idx], k, _sklearn_seed(seed, Stream.MI_JITTER, Stream.MI_BOOTSTRAP, r))
     return reps, np.sqrt(m / (n - m))
 
 
 def _null_replicates(x, y, estimator, bins, k, n_null, seed, miller_madow):
     """MI of (x, y shuffled) for n_null seeded permutations, shape (n_null,)."""
-    perms = [np.random.default_rng(derive_seed(seed, 2, r)).permutation(x.size) for r in range(n_null)]
+    perms = [np.random.default_rng(derive_seed(seed, Stream.MI_NULL, r)).permutation(x.size) for r in range(n_null)]
     if estimator == "histogram":  # the ranges do not change under shuffling: permute y's bin indices
         ix, iy = _bin_indices(x[:, None], bins), _bin_indices(y[:, None], bins)[:, 0]
         iy_shuffled = np.stack([iy[p] for p in perms], axis=1) if perms else np.empty((x.size, 0), np.int64)
         return _mi_from_indices(ix, iy_shuffled, bins, miller_madow)
-    return np.array([_ksg(x, y[p], k, _sklearn_seed(seed, 2, r, 1)) for r, p in enumerate(perms)])
+    return np.array([_ksg(x, y[p], k, _sklearn_seed(seed, Stream.MI_JITTER, Stream.MI_NULL, r))
+                     for r, p in enumerate(perms)])
 
 
 def estimate_mi(
@@ -305,8 +307,8 @@ def estimate_mi(
             This errs large (Efron–Stein): for a Gaussian pair at n = 5000 it gave 1.1–1.45 × the
             true sampling standard deviation (ρ = 0.95 and 0.6); the histogram bootstrap ≈ 1.1 ×.
         n_null: shuffles of y relative to x; the null distribution of the estimator, bias included.
-        seed: replicate r uses ``derive_seed(seed, 1, r)`` (bootstrap) or ``derive_seed(seed, 2, r)``
-            (null); the KSG jitter of the point estimate uses ``derive_seed(seed, 0)``.
+        seed: replicate r draws from the streams ``MI_BOOTSTRAP`` or ``MI_NULL`` (counter r) of
+            :mod:`specae.seeding`; the KSG jitter from ``MI_JITTER``.
         alpha: ``above_noise`` is ``p_value < alpha``; needs n_null ≥ 1/alpha (100 for 0.01).
 
     Timing (2 CPU cores, n = 5000, 100 + 100 replicates): ``ksg`` ≈ 8 s, ``histogram`` < 1 s.
@@ -332,7 +334,7 @@ def estimate_mi(
     if estimator == "histogram":
         value = histogram_mi(x, y, bins, miller_madow=miller_madow)
     else:
-        value = _ksg(x, y, k, _sklearn_seed(seed, 0))
+        value = _ksg(x, y, k, _sklearn_seed(seed, Stream.MI_JITTER))
 
     nan = float("nan")
     boot_std = boot_p16 = boot_p84 = nan
@@ -385,7 +387,7 @@ def mi_table(
         rows: optional bool mask, shape (n_spectra,), applied before anything else (e.g.
             ``~table["median_lt_50"]`` for the released notebook's median ≥ 50 cut).
         sigma: per label, keep the :func:`sigma_clip_label` rows (NaN dropped, ``sigma`` clip).
-        The pair (label, node) is seeded with ``derive_seed(seed, crc32(label), node)``, so a
+        The pair (label, node) is seeded with ``derive_seed(seed, Stream.MI_PAIR, crc32(label), node)``, so a
         row does not depend on which other labels or nodes are in the table.
         Other arguments: as :func:`estimate_mi`.
 
@@ -413,7 +415,7 @@ def mi_table(
         for j in nodes:
             est = estimate_mi(
                 z[keep, j], v[keep], estimator, bins, k, n_bootstrap, n_null,
-                derive_seed(seed, zlib.crc32(str(name).encode()), j),
+                derive_seed(seed, Stream.MI_PAIR, zlib.crc32(str(name).encode()), j),
                 alpha=alpha, miller_madow=miller_madow,
             )
             out.append({"label": str(name), "node": j, **est.as_dict()})

@@ -14,7 +14,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
-from specae.seeding import derive_seed
+from specae.seeding import Stream, derive_seed
 
 LA_SILLA_LATITUDE_DEG = -29.257
 EARTH_ORBITAL_SPEED_KMS = 29.78
@@ -32,7 +32,7 @@ def spectral_class_number(teff: np.ndarray) -> np.ndarray:
 
 def draw_population(n_objects: int, n_spectra: int, seed: int, median_snr: float) -> Table:
     """One row per spectrum, grouped by object: true stellar parameters and observing conditions."""
-    rng = np.random.default_rng(derive_seed(seed, 1))
+    rng = np.random.default_rng(derive_seed(seed, Stream.POPULATION))
     stars = _draw_stars(rng, n_objects)
     weights = rng.pareto(0.9, n_objects) + 1.0
     n_obs = rng.multinomial(n_spectra - n_objects, weights / weights.sum()) + 1

@@ -8,7 +8,7 @@ Each spectrum is built the way HARPS records one (air wavelengths, barycentric f
    (:mod:`specae.synth.line_profile`); Balmer and strong metal lines with damping wings.
 2. **Atmosphere** (observer frame → shifted by BERV): O₂ and H₂O lines (:mod:`specae.synth.tellurics`),
    τ ∝ airmass (× water vapour), so they move against the stellar lines from one epoch to the next.
-3. **Continuum**: Planck(Teff) × instrument throughput × atmospheric extinction(airmass), with the
+3. **Continuum**: Planck(Teff) × instrument response × atmospheric extinction(airmass), with the
    residual ripple of the échelle orders' blaze.
 4. **Detector**: photo-electrons scaled so the continuum at 5,500 Å (an order centre) has the target
    S/N per 0.01 Å pixel; Poisson (Gaussian limit) and read noise, larger at order edges where the
@@ -31,7 +31,7 @@ import torch
 from astropy.table import Table
 
 from specae.constants import SPEED_OF_LIGHT_KMS
-from specae.seeding import torch_generator
+from specae.seeding import Stream, torch_generator
 from specae.spectra.grid import N_PADDED_PIXELS, PADDED_START_ANGSTROM, PIXEL_STEP_ANGSTROM, Grid
 from specae.synth.line_lists import (
     TIO_BAND_HEADS,
@@ -141,8 +141,8 @@ class SyntheticSurvey:
                 # divides counts and noise by the blaze; averaging `factor` pixels divides noise by √factor.
                 sigma = torch.addcmul(torch.full_like(signal_e, READ_NOISE_E**2), signal_e.clamp_(min=0),
                                       detector.blaze).sqrt_()
-                draw = torch.randn(signal_e.shape[0], generator=torch_generator(self.config.seed, int(index),
-                                   device=device), device=device)
+                noise_draws = torch_generator(self.config.seed, Stream.SPECTRUM_NOISE, int(index), device=device)
+                draw = torch.randn(signal_e.shape[0], generator=noise_draws, device=device)
                 out[k].addcmul_(sigma.mul_(draw), detector.noise_per_electron)
         return out
 
@@ -152,7 +152,7 @@ class _Detector:
     """Per-pixel constants of a grid, each (n,) float32 and zero on masked pixels where they scale output.
 
     blaze: order efficiency; flux_per_electron: ripple/gain; noise_per_electron: 1/(blaze·gain·√factor);
-    inverse_wavelength (1/Å), static_shape (λ⁻⁴ × throughput) and extinction (ln-flux per airmass) for
+    inverse_wavelength (1/Å), static_shape (λ⁻⁴ × response) and extinction (ln-flux per airmass) for
     the continuum.
     """
 
@@ -180,7 +180,7 @@ def _detector(factor: int, device: str) -> _Detector:
 
 
 def _static_shape(wavelength: torch.Tensor) -> torch.Tensor:
-    """λ⁻⁴ (Planck photons' prefactor) × the instrument's throughput."""
+    """λ⁻⁴ (Planck photons' prefactor) × the instrument's spectral response."""
     return wavelength**-4 * torch.exp(-0.5 * ((wavelength - 5_600.0) / 1_100.0) ** 2)
 
 
@@ -249,7 +249,7 @@ def _add_band_heads(tau: torch.Tensor, depth: float, shift: float) -> None:
 def _continuum_electrons(detector: _Detector, row) -> torch.Tensor:
     """(n,) float32 deblazed continuum photo-electrons per 0.01 Å pixel of one spectrum.
 
-    Planck photons(Teff) × throughput × extinction(airmass), scaled so that the S/N at 5,500 Å
+    Planck photons(Teff) × instrument response × extinction(airmass), scaled so that the S/N at 5,500 Å
     (blaze 1) is the spectrum's ``snr``: counts C with C / √(C + RN²) = snr.
     """
     teff, airmass, snr = float(row["teff"]), float(row["airmass"]), float(row["snr"])

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from specae.seeding import torch_generator
+from specae.seeding import Stream, torch_generator
 
 
 def visibility_weights(object_ids: Sequence) -> torch.Tensor:
@@ -50,7 +50,7 @@ class BalancedSampler(Sampler[int]):
 
     def indices(self, epoch: int) -> torch.Tensor:
         """(num_samples,) int64 indices drawn for ``epoch``."""
-        generator = torch_generator(self.seed, epoch)
+        generator = torch_generator(self.seed, Stream.SAMPLER, epoch)
         return torch.multinomial(self.weights, self.num_samples, replacement=True, generator=generator)
 
     def draws_per_object(self, epoch: int, object_ids: Sequence) -> np.ndarray:

@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from specae.model.autoencoder import AutoencoderOutput, LossTerms, SpectrumAutoencoder, masked_l1_kl_loss
-from specae.seeding import derive_seed, torch_generator
+from specae.seeding import Stream, derive_seed, torch_generator
 from specae.spectra.spectra_set import SpectraSet
 from specae.training import checkpoints, distributed
 from specae.training.balanced_sampler import BalancedSampler
@@ -41,7 +41,6 @@ from specae.training.schedules import beta_schedule, learning_rate_at
 from specae.training.split import Split, object_disjoint_split
 
 _EVAL_BATCH = 64
-_NOISE_STREAM = 2  # seed key separating the VAE-noise stream from the weight-initialisation stream
 
 
 @dataclass
@@ -173,7 +172,7 @@ def _train(preset: Preset, out_dir: Path, ranks: distributed.Ranks, resume: bool
 def _new_model(preset: Preset, device: torch.device) -> tuple[SpectrumAutoencoder, torch.optim.Optimizer]:
     """The model with its seeded initial weights (global RNG state untouched) on ``device``, and its Adam."""
     with kernel_settings(device), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(preset.train.seed, 1))
+        torch.manual_seed(derive_seed(preset.train.seed, Stream.WEIGHTS))
         model = SpectrumAutoencoder(preset.model).to(device)
     return model, torch.optim.Adam(model.parameters(), lr=preset.train.learning_rate)
 
@@ -306,9 +305,9 @@ def _evaluation_sets(split: Split, preset: Preset, limit: int) -> tuple[np.ndarr
     more) and a fixed subset of as many training spectra, evaluated like them."""
     validation = split.validation
     if limit and len(validation) > limit:
-        rng = np.random.default_rng(derive_seed(preset.data.split_seed, 4))
+        rng = np.random.default_rng(derive_seed(preset.data.split_seed, Stream.EVAL_VALIDATION))
         validation = np.sort(rng.choice(validation, size=limit, replace=False))
-    rng = np.random.default_rng(derive_seed(preset.data.split_seed, 3))
+    rng = np.random.default_rng(derive_seed(preset.data.split_seed, Stream.EVAL_TRAINING))
     n = min(len(split.train), len(validation))
     return validation, np.sort(rng.choice(split.train, size=n, replace=False))
 
@@ -341,7 +340,7 @@ def _noise(preset: Preset, step: int, n_spectra: int, device: torch.device) -> t
     """(n_spectra, latent_dim) ε of a β-VAE's step ``step`` for the whole global batch (None if deterministic)."""
     if not preset.model.variational:
         return None
-    generator = torch_generator(preset.train.seed, _NOISE_STREAM, step, device=device)
+    generator = torch_generator(preset.train.seed, Stream.VAE_NOISE, step, device=device)
     return torch.randn((n_spectra, preset.model.latent_dim), generator=generator, device=device, dtype=torch.float32)
 
 

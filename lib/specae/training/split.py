@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from specae.seeding import Stream, derive_seed
+
 
 @dataclass(frozen=True)
 class Split:
@@ -27,7 +29,7 @@ def object_disjoint_split(object_ids: Sequence, validation_fraction: float, seed
     objects = np.unique(ids)
     if objects.size < 2:
         raise ValueError(f"an object-disjoint split needs at least 2 objects, got {objects.size}")
-    order = np.random.default_rng(seed).permutation(objects.size)
+    order = np.random.default_rng(derive_seed(seed, Stream.SPLIT)).permutation(objects.size)
     n_validation = min(max(1, round(validation_fraction * objects.size)), objects.size - 1)
     validation_objects = objects[order[:n_validation]]
     in_validation = np.isin(ids, validation_objects)
