@@ -1,12 +1,21 @@
 """Training: bit-for-bit resume, learning, checkpoints, devices and bad input."""
 
+import copy
 import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
-from specae import get_preset, load_checkpoint, load_synthetic, resolve_device, train
+from specae import (
+    SpectrumAutoencoder,
+    get_preset,
+    load_checkpoint,
+    load_synthetic,
+    masked_l1_kl_loss,
+    resolve_device,
+    train,
+)
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.options import TrainOptions
 from specae.training.progress import EpochRecord
@@ -170,12 +179,34 @@ def test_large_validation_sets_are_evaluated_on_a_fixed_subset():
     assert np.array_equal(_evaluation_sets(split, preset, limit=4000)[0], split.validation)
 
 
-def test_compiled_training_steps_match_eager_ones(tmp_path, smoke_data):
-    """torch.compile (inductor, ≈ 30 s to compile here) trains the same model: validation error within 1e-4."""
+def test_compiled_training_steps_match_eager_ones(tmp_path, smoke_data, monkeypatch):
+    """torch.compile (inductor, ≈ 30 s to compile here) computes the same step. From identical weights, one batch
+    and one ε, the loss terms agree within 1e-5 and the gradient within 1e-4 (relative): fused kernels may only
+    reorder float32 sums over 16 × 8,192 terms, whose rounding error is of order √n · 2⁻²⁴ ≈ 2e-5 (observed: equal).
+    Whole runs are not compared: over many steps such differences can grow near a plateau, by an amount that
+    depends on the CPU's kernels. A run through ``train(compile=True)`` finishes and saves the model without the
+    compiler's wrapper prefixes.
+
+    Inductor gets its own cache folder: its shared one (/tmp/torchinductor_<user>) reuses kernels built for
+    another instruction set (ATEN_CPU_CAPABILITY), which here gave a loss of 1e33 instead of 0.73."""
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
     preset = get_preset("smoke", epochs=1)
-    eager = train(preset, tmp_path / "eager", device="cpu", progress=False, data=smoke_data)
-    compiled = train(preset, tmp_path / "compiled", device="cpu", progress=False, data=smoke_data,
-                     options=TrainOptions(compile=True))
-    assert compiled.history[0]["validation_reconstruction"] == pytest.approx(
-        eager.history[0]["validation_reconstruction"], rel=1e-4)
-    assert list(compiled.model.state_dict()) == list(eager.model.state_dict())  # no wrapper prefixes saved
+    torch.manual_seed(0)
+    eager = SpectrumAutoencoder(preset.model).train()
+    compiled_model = copy.deepcopy(eager)
+    flux, mask = smoke_data.batch(np.arange(16), torch.device("cpu"))
+    noise = torch.randn(16, preset.model.latent_dim, generator=torch.Generator().manual_seed(1))
+    terms = {}
+    for name, step in (("eager", eager), ("compiled", torch.compile(compiled_model))):
+        terms[name] = masked_l1_kl_loss(step(flux, noise=noise), flux, mask, beta=1e-3)
+        terms[name].total.backward()
+    for field in ("total", "reconstruction", "kl"):
+        assert getattr(terms["compiled"], field).item() == pytest.approx(getattr(terms["eager"], field).item(),
+                                                                        rel=1e-5), field
+    gradient = {name: torch.cat([p.grad.flatten() for p in model.parameters()])
+                for name, model in (("eager", eager), ("compiled", compiled_model))}
+    assert torch.linalg.norm(gradient["compiled"] - gradient["eager"]) <= 1e-4 * torch.linalg.norm(gradient["eager"])
+    run = train(preset, tmp_path / "compiled", device="cpu", progress=False, data=smoke_data,
+                options=TrainOptions(compile=True))
+    assert np.isfinite(run.history[0]["validation_reconstruction"])
+    assert list(run.model.state_dict()) == list(eager.state_dict())  # no wrapper prefixes saved
