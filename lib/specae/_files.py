@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +35,19 @@ def sha256_file(path: str | os.PathLike) -> str:
     """Hex SHA-256 of the file at ``path``."""
     digest = hashlib.sha256()
     feed_file(digest, path)
+    return digest.hexdigest()
+
+
+def hash_files(names: Iterable[str], root: str | os.PathLike) -> str:
+    """Hex SHA-256 over the names and bytes of files ``names`` (paths relative to ``root``), in the given order."""
+    digest = hashlib.sha256()
+    for name in names:
+        path = Path(root) / name
+        if not path.is_file():
+            raise FileNotFoundError(f"cannot fingerprint the code: {path} is missing")
+        digest.update(name.encode() + b"\0")
+        feed_file(digest, path)
+        digest.update(b"\0")
     return digest.hexdigest()
 
 

@@ -11,7 +11,6 @@ what a record depends on and reports each figure as current or stale, with the r
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import re
 import subprocess
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from specae._files import atomic_write
+from specae._files import PACKAGE_DIR, atomic_write, hash_files
 
 MANIFEST = "index.json"
 PNG_KEY = "specae-provenance"
@@ -27,16 +26,13 @@ PACKAGES = ("specae", "torch", "numpy", "astropy", "matplotlib", "scikit-learn",
 FIGURE_ID = re.compile(r"fig-[a-z0-9]+(?:-[a-z0-9]+)*")
 PAPER_CITATION = ("Sedaghat N., Romaniello M., Carrick J. E., Pineau F.-X., 2021, MNRAS, 501, 6026, "
                   "doi:10.1093/mnras/staa3540")
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]
-_REPO = _PACKAGE_DIR.parents[1]
+_REPO = PACKAGE_DIR.parents[1]
 
 
 def code_fingerprint() -> str:
     """SHA-256 over the names and bytes of the package's Python files and data (what makes a figure)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in _PACKAGE_DIR.rglob("*") if p.is_file() and p.suffix in (".py", ".npz")):
-        digest.update(str(path.relative_to(_PACKAGE_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return hash_files(sorted(str(path.relative_to(PACKAGE_DIR)) for path in PACKAGE_DIR.rglob("*")
+                             if path.is_file() and path.suffix in (".py", ".npz")), PACKAGE_DIR)
 
 
 def git_state(repo: Path = _REPO) -> dict:

@@ -8,7 +8,8 @@ the SHA-256 of the canonical JSON (sorted keys) of :func:`key_inputs`, which hol
 * ``preset``: ``preset.to_dict()``, the whole configuration (name, data, model, optimisation, epochs);
 * ``data``: the data fingerprint, SHA-256 over the canonical JSON of ``preset.data`` (grid factor,
   synthetic survey, split, normalisation, sampling) and over the bytes of the code and data that
-  generate the spectra, :data:`GENERATOR_FILES` (each hashed with its path in the package);
+  generate the spectra, :data:`GENERATOR_FILES` (each hashed with its path in the package by
+  :func:`specae._files.hash_files`);
 * ``library``: ``specae.__version__`` (:mod:`specae._version`) and the SHA-256 of the training code,
   :data:`TRAINING_FILES` (each hashed with its path in the package);
 * ``environment``: the torch and numpy versions and the device *type* (``cpu``, ``cuda``, ``mps``;
@@ -58,7 +59,7 @@ import numpy as np
 import torch
 
 import specae._version as package_version  # read on each call, so a changed version is seen
-from specae._files import PACKAGE_DIR, atomic_write, feed_file
+from specae._files import PACKAGE_DIR, atomic_write, hash_files
 from specae.spectra.spectra_set import SpectraSet
 from specae.synth.survey import SyntheticSurvey
 from specae.training.checkpoints import CHECKPOINT_NAME, load_checkpoint
@@ -103,28 +104,14 @@ class _UnusableEntryError(Exception):
     """An entry folder that exists but cannot be used (the message says why)."""
 
 
-def hash_files(names: tuple[str, ...], root: str | os.PathLike | None = None) -> str:
-    """SHA-256 (hex) over the names and bytes of files ``names`` under ``root`` (the package by default)."""
-    root = Path(PACKAGE_DIR if root is None else root)
-    digest = hashlib.sha256()
-    for name in names:
-        path = root / name
-        if not path.is_file():
-            raise FileNotFoundError(f"cannot fingerprint the code: {path} is missing")
-        digest.update(name.encode() + b"\0")
-        feed_file(digest, path)
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
 def generator_code_hash() -> str:
     """SHA-256 of the code and data that render synthetic spectra (:data:`GENERATOR_FILES`)."""
-    return hash_files(GENERATOR_FILES)
+    return hash_files(GENERATOR_FILES, PACKAGE_DIR)
 
 
 def training_code_hash() -> str:
     """SHA-256 of the training code (:data:`TRAINING_FILES`)."""
-    return hash_files(TRAINING_FILES)
+    return hash_files(TRAINING_FILES, PACKAGE_DIR)
 
 
 def data_fingerprint(source: Preset | DataConfig) -> str:
