@@ -76,9 +76,7 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[Prese
     state = torch.load(Path(path), map_location=torch_device, weights_only=True)
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a specae checkpoint of format {CHECKPOINT_FORMAT}")
-    if state.get("specae_version") != __version__:
-        raise ValueError(f"{path} was written by specae {state.get('specae_version')}, this is specae {__version__}; "
-                         "load it with that version, or retrain")
+    _check_version(path, state, "load it with that version, or retrain")
     preset = Preset.from_dict(state["preset"])
     model = SpectrumAutoencoder(preset.model).to(torch_device)
     model.load_state_dict(state["model"])
@@ -103,9 +101,7 @@ def _latest_readable(latest: Path, previous: Path, device: torch.device) -> tupl
 def _check_compatible(path: Path, state: dict, preset: Preset) -> None:
     """Refuse a checkpoint made with a different configuration (epochs aside) or specae version, or one that
     holds more epochs than ``preset`` asks for."""
-    if state.get("specae_version") != __version__:
-        raise ValueError(f"{path} was written by specae {state.get('specae_version')}, this is specae {__version__}; "
-                         "resume with that version or start a new out_dir")
+    _check_version(path, state, "resume with that version or start a new out_dir")
     ours = preset.to_dict()
     theirs = Preset.from_dict(state["preset"]).with_overrides(epochs=preset.train.epochs).to_dict()
     if ours != theirs:
@@ -117,6 +113,13 @@ def _check_compatible(path: Path, state: dict, preset: Preset) -> None:
                          "use another out_dir or the checkpoint's own configuration")
     if state["epoch"] > preset.train.epochs:
         raise ValueError(f"{path} already holds {state['epoch']} epochs, more than the {preset.train.epochs} requested")
+
+
+def _check_version(path: Path, state: dict, advice: str) -> None:
+    """Refuse a checkpoint written by another specae version; ``advice`` ends the message."""
+    if state.get("specae_version") != __version__:
+        raise ValueError(f"{path} was written by specae {state.get('specae_version')}, this is specae {__version__}; "
+                         f"{advice}")
 
 
 def _field(config: dict, name: str):

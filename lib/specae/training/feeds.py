@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from astropy.table import Table
 
-from specae.io.store import SpectrumStore
+from specae.io.store import SpectrumStore, object_ids
 from specae.spectra.normalisation import median_normalise
 from specae.spectra.spectra_set import SpectraSet
 from specae.synth.survey import SyntheticSurvey
@@ -112,8 +112,7 @@ class StoreSource(_NormalisingSource):
         labels = self.store.labels
         if "object" not in labels.colnames:
             raise ValueError(f"{store} has no 'object' label column, needed for balanced sampling and the split")
-        _, object_ids = np.unique(np.asarray(labels["object"], dtype=str), return_inverse=True)
-        super().__init__(config, object_ids.astype(np.int64), labels)
+        super().__init__(config, object_ids(labels), labels)
 
     def raw(self, indices: np.ndarray, device: torch.device) -> torch.Tensor:
         return torch.from_numpy(self.store.flux(indices)).to(device)
