@@ -3,15 +3,8 @@ the in-memory set of normalised spectra, and quality measures that need no model
 
 from specae.spectra.grid import Grid, place_on_grid
 from specae.spectra.normalisation import NormalisedSpectra, median_normalise, normalised_with_nan
-from specae.spectra.quality import (
-    LINE_POOR_WINDOW,
-    LINE_RICH_WINDOW,
-    der_snr,
-    in_window,
-    window_correlation,
-    window_snr,
-)
+from specae.spectra.quality import der_snr
 from specae.spectra.spectra_set import SpectraSet
 
-__all__ = ["Grid", "LINE_POOR_WINDOW", "LINE_RICH_WINDOW", "NormalisedSpectra", "SpectraSet", "der_snr", "in_window",
-           "median_normalise", "normalised_with_nan", "place_on_grid", "window_correlation", "window_snr"]
+__all__ = ["Grid", "NormalisedSpectra", "SpectraSet", "der_snr", "median_normalise", "normalised_with_nan",
+           "place_on_grid"]
