@@ -84,7 +84,7 @@ def time_ingest(source: Path, store: Path, workers: int, args: argparse.Namespac
             yield result
 
     start = time.perf_counter()
-    report = ingest(source, store, grid_factor=args.grid_factor, shard_size=args.shard_size, workers=workers,
+    report = ingest(source, store, grid=args.grid_factor, shard_size=args.shard_size, workers=workers,
                     progress=clock)
     seconds = time.perf_counter() - start
     shutil.rmtree(store)

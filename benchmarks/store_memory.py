@@ -51,7 +51,7 @@ def build_store(path: Path, n_spectra: int) -> None:
     unique = survey.render(np.arange(UNIQUE)).numpy()
     for first in range(0, n_spectra, UNIQUE):
         rows = [dict(source=f"synthetic/{i:07d}", object=f"star {i // 4:06d}") for i in range(first, first + UNIQUE)]
-        add_spectra(path, unique, rows, grid_factor=1)
+        add_spectra(path, unique, rows, grid=1)
 
 
 def child(store: Path, run: Path) -> None:

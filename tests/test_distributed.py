@@ -56,7 +56,13 @@ def _train_command(out, *launcher):
 
 def test_torchrun_with_two_processes_matches_one_process_with_the_combined_batch(tmp_path):
     """Smoke preset, 2 epochs of 6 steps (batches of 15 spectra split 8 + 7 over the ranks): the weights
-    agree within 1e-6 (observed ≈ 5e-8; float sums in another order) and so does the validation error."""
+    agree within 1e-6 (observed ≈ 5e-8; float sums in another order) and so do the recorded losses.
+
+    The L1 terms are means of non-negative numbers, so the weights' relative difference carries over to them
+    unamplified: rel 1e-5. The KL is not: each latent's term 1 + log σ² − μ² − σ² cancels to ≈ 1e-4 from
+    numbers of order 1, so its float32 rounding is absolute, at most 4 ulp(1) per term (three sums and the
+    exp). Half the sum over the latents, in each of the two runs, bounds the difference by
+    latent_dim · 4 · eps32 (3.8e-6 for 8 latents; observed 3.5e-8, where rel 1e-5 had failed at 2.7e-5)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     one = subprocess.run(_train_command(tmp_path / "one", sys.executable), env=env, capture_output=True, text=True,
                          timeout=600)
@@ -69,6 +75,8 @@ def test_torchrun_with_two_processes_matches_one_process_with_the_combined_batch
     assert states[0]["step"] == states[1]["step"] == 12
     for name, tensor in states[0]["model"].items():
         assert torch.allclose(states[1]["model"][name], tensor, rtol=0, atol=1e-6), name
+    kl_rounding = get_preset("smoke").model.latent_dim * 4 * torch.finfo(torch.float32).eps
     for one_epoch, two_epochs in zip(states[0]["history"], states[1]["history"], strict=True):
-        for key in ("train_loss", "validation_reconstruction", "train_eval_reconstruction", "validation_kl"):
+        for key in ("train_loss", "validation_reconstruction", "train_eval_reconstruction"):
             assert two_epochs[key] == pytest.approx(one_epoch[key], rel=1e-5), key
+        assert two_epochs["validation_kl"] == pytest.approx(one_epoch["validation_kl"], rel=0, abs=kl_rounding)

@@ -75,3 +75,16 @@ def test_place_on_grid_refuses_off_grid_or_short_spectra():
         place_on_grid(short, np.ones_like(short))
     with pytest.raises(ValueError, match="equal length"):
         place_on_grid(short, np.ones(10))
+
+
+def test_a_window_is_a_slice_of_the_lattice_on_the_whole_grids_bins():
+    window = Grid.window(4960.0, 8192, 4)
+    assert window.start_pixel % 4 == 0 and window.n_pixels == 8192 and window.step_angstrom == 0.04
+    first = window.start_pixel // 4
+    np.testing.assert_array_equal(window.wavelength, Grid(4).wavelength[first : first + 8192])
+    np.testing.assert_array_equal(window.mask, Grid(4).mask[first : first + 8192])
+    assert window.describe() == "factor 4, 4959.99–5287.66 Å"
+    flux = torch.as_tensor(full_resolution_wavelength())
+    np.testing.assert_allclose(window.rebin_flux(flux).numpy(), window.wavelength, rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="must lie inside the 327680 pixels"):
+        Grid(4, start_pixel=327_000, fine_pixels=4_096)

@@ -34,7 +34,7 @@ def test_killed_ingest_resumes_with_every_file_stored_or_rejected_once(tmp_path)
     stored_before, rejected_before = len(before), len(before.rejects)
     assert 2 <= stored_before + rejected_before < N_SPECTRA + 1, "the kill must land mid-ingest"
 
-    rerun = ingest(source, store, grid_factor=GRID_FACTOR, shard_size=2, workers=1)  # the same call as the command
+    rerun = ingest(source, store, grid=GRID_FACTOR, shard_size=2, workers=1)  # the same call as the command
     assert (rerun.seen, rerun.stored, rerun.rejected, rerun.skipped) == (
         N_SPECTRA + 1, N_SPECTRA - stored_before, 1 - rejected_before, stored_before + rejected_before)
 

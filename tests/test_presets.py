@@ -2,14 +2,13 @@
 
 import pytest
 
-from specae.spectra.grid import Grid
 from specae.training.presets import PRESETS, Preset, get_preset
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_presets_are_consistent_and_round_trip(name):
     preset = get_preset(name)
-    assert preset.model.input_length == Grid(preset.data.grid_factor).n_pixels
+    assert preset.model.input_length == preset.data.grid.n_pixels
     assert Preset.from_dict(preset.to_dict()) == preset
     assert hash(preset) == hash(get_preset(name))
     assert len(preset.config_hash()) == 64
@@ -37,7 +36,7 @@ def test_deterministic_override_drops_the_kl_weight():
 
 
 def test_bad_presets_and_overrides_name_the_problem():
-    with pytest.raises(ValueError, match=r"unknown preset 'fast'; choose one of \['paper', 'quick', 'smoke'\]"):
+    with pytest.raises(ValueError, match=r"unknown preset 'fast'; choose one of \['paper', 'quick', 'smoke', 'study'\]"):
         get_preset("fast")
     with pytest.raises(ValueError, match=r"unknown override\(s\) \['latent_size'\]; known keys"):
         get_preset("quick", latent_size=4)

@@ -21,3 +21,10 @@ def test_cosine_schedule_warms_up_then_decays_to_two_percent():
     assert learning_rate_at(5, 3e-3, "constant", 100, 672) == 3e-3
     with pytest.raises(ValueError, match="unknown learning-rate schedule 'linear'"):
         learning_rate_at(5, 3e-3, "linear", 100, 672)
+
+
+def test_cosine_hold_reaches_the_floor_at_80_percent_and_stays_there():
+    rates = [learning_rate_at(step, 2e-3, "cosine_hold", 200, 8_000) for step in range(8_000)]
+    assert rates[199] == pytest.approx(2e-3) and np.all(np.diff(rates[200:6_400]) < 0)
+    assert rates[6_400:] == pytest.approx([4e-5] * 1_600, rel=1e-9)
+    assert learning_rate_at(3_300, 2e-3, "cosine_hold", 200, 8_000) == pytest.approx(0.51 * 2e-3, rel=1e-9)

@@ -28,7 +28,7 @@ def smoke_store(tmp_path_factory):
     rows = [dict(source=f"synthetic/{i:05d}", object=f"star {object_id:05d}")
             for i, object_id in enumerate(survey.object_ids)]
     path = tmp_path_factory.mktemp("store")
-    add_spectra(path, raw, rows, grid_factor=PRESET.data.grid_factor, shard_size=40)
+    add_spectra(path, raw, rows, grid=PRESET.data.grid, shard_size=40)
     return path
 
 
@@ -63,7 +63,7 @@ def test_the_paper_survey_is_rendered_per_batch_not_held_in_memory():
 
 
 def test_a_store_on_another_grid_is_refused_with_the_fix(smoke_store):
-    with pytest.raises(ValueError, match="grid factor 320, the preset trains on 40; set grid_factor=320"):
+    with pytest.raises(ValueError, match=r"on the grid \(factor 320\), the preset trains on \(factor 40\)"):
         StoreSource(smoke_store, get_preset("quick").data)
 
 
@@ -71,7 +71,7 @@ def test_spectra_already_in_the_store_are_refused(smoke_store):
     flux = np.ones((2, PRESET.data.grid.n_pixels), dtype=np.float32)
     with pytest.raises(ValueError, match=r"\['synthetic/00001'\] already stored or repeated"):
         add_spectra(smoke_store, flux, [dict(source="new", object="x"), dict(source="synthetic/00001", object="x")],
-                    grid_factor=PRESET.data.grid_factor)
+                    grid=PRESET.data.grid)
     assert len(SpectrumStore(smoke_store)) == 96  # nothing was added
 
 

@@ -74,13 +74,24 @@ def test_rerun_and_interrupted_commit_resume_without_duplicates(source, tmp_path
 
 
 def test_coarse_store_holds_rebinned_flux(source, tmp_path):
-    ingest(source, tmp_path / "coarse", grid_factor=40, workers=1)
+    ingest(source, tmp_path / "coarse", grid=40, workers=1)
     store = SpectrumStore(tmp_path / "coarse")
     row = store.labels[0]
     fine = read_spectrum(source / row["source"]).on_grid()
     np.testing.assert_array_equal(store.flux([row["index"]])[0], Grid(40).rebin_flux(torch.from_numpy(fine)).numpy())
-    with pytest.raises(ValueError, match="grid factor 40, not 1"):
-        ingest(source, tmp_path / "coarse", grid_factor=1)
+    with pytest.raises(ValueError, match=r"on the grid \(factor 40\), not \(factor 1\)"):
+        ingest(source, tmp_path / "coarse", grid=1)
+
+
+def test_windowed_store_holds_the_window_of_the_fine_flux(source, tmp_path):
+    """A store on a window of the lattice (the study's grid) holds that window of each spectrum, rebinned."""
+    window = Grid.window(4960.0, 8192, 4)
+    ingest(source, tmp_path / "window", grid=window, workers=1)
+    store = SpectrumStore(tmp_path / "window")
+    assert store.grid == window
+    row = store.labels[0]
+    fine = read_spectrum(source / row["source"]).on_grid()[window.start_pixel : window.start_pixel + 32_768]
+    np.testing.assert_array_equal(store.flux([row["index"]])[0], fine.reshape(8192, 4).mean(axis=1))
 
 
 def test_bad_store_input_names_the_problem(tmp_path):

@@ -20,7 +20,7 @@ def smoke_store(tmp_path_factory):
     rows = [dict(source=f"synthetic/{i:05d}", object=f"star {object_id:05d}")
             for i, object_id in enumerate(survey.object_ids)]
     path = tmp_path_factory.mktemp("store")
-    add_spectra(path, survey.render(np.arange(len(survey))).numpy(), rows, grid_factor=PRESET.data.grid_factor,
+    add_spectra(path, survey.render(np.arange(len(survey))).numpy(), rows, grid=PRESET.data.grid,
                 shard_size=40)
     return path
 
@@ -45,7 +45,7 @@ def test_a_spectrum_below_the_median_threshold_is_flagged_degenerate(tmp_path):
     n_pixels = PRESET.data.grid.n_pixels
     flux = np.stack([np.full(n_pixels, 200.0), np.full(n_pixels, 10.0), np.linspace(100.0, 300.0, n_pixels)])
     rows = [dict(source=name, object=star) for name, star in (("a", "HD 2"), ("b", "HD 1"), ("c", "HD 2"))]
-    add_spectra(tmp_path, flux, rows, grid_factor=PRESET.data.grid_factor)
+    add_spectra(tmp_path, flux, rows, grid=PRESET.data.grid)
     real = SpectrumStore(tmp_path).normalised(threshold=50.0)
     np.testing.assert_array_equal(real.degenerate, [False, True, False])
     valid = PRESET.data.grid.mask

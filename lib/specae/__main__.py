@@ -92,7 +92,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    report = ingest(args.source, args.out, grid_factor=args.grid_factor, shard_size=args.shard_size,
+    report = ingest(args.source, args.out, grid=args.grid_factor, shard_size=args.shard_size,
                     workers=args.workers, progress=lambda items: tqdm(items, desc="ingest", unit="file"))
     print(report.line())
     return 0

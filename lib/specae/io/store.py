@@ -2,7 +2,8 @@
 
 Layout of a store folder::
 
-    manifest.json         format, grid factor, pixels, shards (file, rows, labels file), rejects files
+    manifest.json         format, grid (factor, window's first fine pixel and length), pixels, shards (file,
+                          rows, labels file), rejects files
     shard-00000.npy       (rows, n_pixels) float32 raw flux on the analysis grid; rows read with os.preadv
     labels-00000.ecsv     one row per spectrum of a shard: source file, shard, row, index, header metadata
     rejects-00000.ecsv    one row per refused input file of a commit: source file and the reason
@@ -33,7 +34,7 @@ from astropy.table import Table, vstack
 
 from specae._files import atomic_write
 from specae.io.fits import ProductError, read_spectrum
-from specae.spectra.grid import Grid
+from specae.spectra.grid import N_PADDED_PIXELS, Grid
 from specae.spectra.normalisation import DEFAULT_MEDIAN_THRESHOLD_ADU, MedianVariant, median_normalise
 from specae.spectra.spectra_set import SpectraSet
 
@@ -75,7 +76,7 @@ class SpectrumStore:
         self.manifest = json.loads(manifest_path.read_text())
         if self.manifest.get("format") != STORE_FORMAT:
             raise ValueError(f"{manifest_path} has format {self.manifest.get('format')}, expected {STORE_FORMAT}")
-        self.grid = Grid(self.manifest["grid_factor"])
+        self.grid = _manifest_grid(self.manifest)
         self._files = [self.path / shard["file"] for shard in self.manifest["shards"]]
         self._data_starts: dict[int, int] = {}  # shard → byte offset of its first row, read on first use
         self._offsets = np.cumsum([0] + [shard["rows"] for shard in self.manifest["shards"]])
@@ -155,7 +156,7 @@ def object_ids(labels: Table) -> np.ndarray:
 def ingest(
     source: str | os.PathLike,
     store: str | os.PathLike,
-    grid_factor: int = 1,
+    grid: Grid | int = 1,
     shard_size: int = 256,
     workers: int | None = None,
     progress: Callable[[Iterable], Iterable] = iter,
@@ -163,13 +164,15 @@ def ingest(
     """Add every FITS file under ``source`` (``.fits``, ``.fits.gz``, ``.fit``, ``.fts``, any case, in subfolders
     too) to ``store`` (created if needed), or reject it with a reason.
 
+    grid: the analysis grid the store holds (an integer is the whole grid averaged by that factor).
     workers: processes reading files (default: all cores). progress: wraps the result stream, e.g. tqdm.
     """
     source, store = Path(source), Path(store)
     if not source.is_dir():
         raise NotADirectoryError(f"{source} is not a folder of FITS files")
     files = sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file() and _is_fits(p))
-    manifest = _open_manifest(store, grid_factor)
+    grid = _as_grid(grid)
+    manifest = _open_manifest(store, grid)
     _remove_interrupted_writes(store)
     labels = _read_tables(store, [shard["labels"] for shard in manifest["shards"]])
     done = set(labels["source"]) | set(_read_tables(store, manifest["rejects"])["source"])
@@ -180,7 +183,7 @@ def ingest(
     # "spawn", not fork: a forked child of a process that has run torch's thread pool can deadlock.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=context) as pool:
-        results = pool.map(_load, [str(source / name) for name in todo], [grid_factor] * len(todo), chunksize=4)
+        results = pool.map(_load, [str(source / name) for name in todo], [grid] * len(todo), chunksize=4)
         for name, (flux, meta, reason) in progress(zip(todo, results, strict=True)):
             if reason is None:
                 reason = _duplicate_reason(meta["arcfile"], holders)
@@ -200,15 +203,16 @@ def ingest(
     return IngestReport(seen=len(files), stored=n_stored, rejected=n_rejected, skipped=len(files) - len(todo))
 
 
-def add_spectra(store: str | os.PathLike, flux: np.ndarray, rows: list[dict], grid_factor: int = 1,
+def add_spectra(store: str | os.PathLike, flux: np.ndarray, rows: list[dict], grid: Grid | int = 1,
                 shard_size: int = 256) -> None:
     """Append spectra that are already on the analysis grid, e.g. rendered synthetic ones.
 
-    flux: (n, n_pixels) raw flux (ADU) on the grid of ``grid_factor``; rows: one label dict per spectrum,
-    each with a ``source`` not yet in the store (what ingest records as the file name) and the same keys.
+    flux: (n, n_pixels) raw flux (ADU) on ``grid`` (an integer: the whole grid averaged by that factor);
+    rows: one label dict per spectrum, each with a ``source`` not yet in the store (what ingest records as
+    the file name) and the same keys.
     """
     store = Path(store)
-    manifest = _open_manifest(store, grid_factor)
+    manifest = _open_manifest(store, _as_grid(grid))
     flux = np.asarray(flux, dtype=np.float32)
     if flux.ndim != 2 or flux.shape[1] != manifest["n_pixels"] or len(rows) != len(flux):
         raise ValueError(f"need flux of shape (n, {manifest['n_pixels']}) and one label row per spectrum; "
@@ -224,13 +228,13 @@ def add_spectra(store: str | os.PathLike, flux: np.ndarray, rows: list[dict], gr
         _commit(store, manifest, list(flux[chunk]), [dict(row) for row in rows[chunk]], [])
 
 
-def _load(path: str, grid_factor: int):
+def _load(path: str, grid: Grid):
     """Worker: (flux on the grid, metadata, None) or (None, None, reason)."""
     try:
         spectrum = read_spectrum(path)
         flux = spectrum.on_grid()
-        if grid_factor != 1:
-            flux = Grid(grid_factor).rebin_flux(torch.from_numpy(flux)).numpy()
+        if grid != Grid():
+            flux = grid.rebin_flux(torch.from_numpy(flux)).numpy()
         values = dict(spectrum.meta, product=spectrum.product)
         meta = {key: str(values.get(key) or "") for key in _TEXT_COLUMNS}
         meta.update({key: float(values[key]) if values.get(key) is not None else np.nan for key in _NUMBER_COLUMNS})
@@ -288,16 +292,28 @@ def _commit(store: Path, manifest: dict, fluxes: list, stored: list, rejected: l
     atomic_write(store / MANIFEST, lambda handle: handle.write(json.dumps(manifest, indent=1).encode()))
 
 
-def _open_manifest(store: Path, grid_factor: int) -> dict:
+def _open_manifest(store: Path, grid: Grid) -> dict:
     store.mkdir(parents=True, exist_ok=True)
     path = store / MANIFEST
     if not path.exists():
-        return dict(format=STORE_FORMAT, grid_factor=grid_factor, n_pixels=Grid(grid_factor).n_pixels,
-                    shards=[], rejects=[], commits=0)
+        return dict(format=STORE_FORMAT, grid_factor=grid.factor, grid_start_pixel=grid.start_pixel,
+                    grid_fine_pixels=grid.fine_pixels, n_pixels=grid.n_pixels, shards=[], rejects=[], commits=0)
     manifest = json.loads(path.read_text())
-    if manifest["grid_factor"] != grid_factor:
-        raise ValueError(f"{store} holds spectra on grid factor {manifest['grid_factor']}, not {grid_factor}")
+    if _manifest_grid(manifest) != grid:
+        raise ValueError(f"{store} holds spectra on the grid ({_manifest_grid(manifest).describe()}), "
+                         f"not ({grid.describe()}); write them to another store")
     return manifest
+
+
+def _as_grid(grid: Grid | int) -> Grid:
+    """A grid, or the whole grid averaged by an integer factor."""
+    return grid if isinstance(grid, Grid) else Grid(grid)
+
+
+def _manifest_grid(manifest: dict) -> Grid:
+    """The grid a store manifest records (stores written before windows hold the whole grid)."""
+    return Grid(manifest["grid_factor"], manifest.get("grid_start_pixel", 0),
+                manifest.get("grid_fine_pixels", N_PADDED_PIXELS))
 
 
 def _remove_interrupted_writes(store: Path) -> None:

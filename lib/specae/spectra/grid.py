@@ -5,7 +5,9 @@ zero-padded by 7,589 pixels on the left and 7,590 on the right, with the gap bet
 CCDs (indices 159,453–162,893, ≈ 5303.6–5338.0 Å) masked. These constants come from the authors' released
 inference code; the first author's later project and later re-analyses use the same ones. Coarser grids
 for small presets average ``factor`` neighbouring pixels; a coarse pixel is valid only when all the
-fine pixels it holds are valid, so the mask is rebinned consistently with the flux.
+fine pixels it holds are valid, so the mask is rebinned consistently with the flux. A grid may also
+cover a window of the lattice (``start_pixel``, ``fine_pixels``): the study preset sees 32,768 fine
+pixels from 4,960.0 Å binned by 4, keeping the paper's velocity resolution on a laptop budget.
 """
 
 from __future__ import annotations
@@ -31,47 +33,80 @@ _WINDOW = f"{WAVELENGTH_MIN_ANGSTROM:.0f}–{WAVELENGTH_MAX_ANGSTROM:.0f} Å"
 
 @dataclass(frozen=True)
 class Grid:
-    """The padded HARPS grid averaged over ``factor`` fine pixels (``factor=1`` is the paper's grid).
+    """``fine_pixels`` of the padded HARPS lattice from ``start_pixel``, averaged over ``factor`` fine pixels.
 
-    ``factor`` must divide 327,680 = 2**16 × 5, e.g. 1, 2, 4, 5, 8, 10, 16, 20, 40, 80, 160, 320.
+    The default is the paper's whole 327,680-sample grid (``factor=1``); ``factor`` must divide
+    ``fine_pixels``, e.g. 1, 2, 4, 5, 8, 10, 16, 20, 40, 80, 160, 320 for the whole grid (2**16 × 5).
     """
 
     factor: int = 1
+    start_pixel: int = 0
+    fine_pixels: int = N_PADDED_PIXELS
 
     def __post_init__(self):
-        if not isinstance(self.factor, int) or self.factor < 1 or N_PADDED_PIXELS % self.factor:
+        for name in ("factor", "start_pixel", "fine_pixels"):
+            if not isinstance(getattr(self, name), int | np.integer):
+                raise ValueError(f"grid {name} must be an integer, got {getattr(self, name)!r}")
+        if not 0 <= self.start_pixel < self.start_pixel + self.fine_pixels <= N_PADDED_PIXELS:
             raise ValueError(
-                f"grid factor {self.factor!r} must be a positive integer dividing {N_PADDED_PIXELS} "
-                "(2**16 × 5), e.g. 1, 5, 10, 20, 40, 80, 160, 320"
+                f"grid window of {self.fine_pixels} fine pixels from {self.start_pixel} must lie inside the "
+                f"{N_PADDED_PIXELS} pixels of the padded lattice"
             )
+        if self.factor < 1 or self.fine_pixels % self.factor:
+            raise ValueError(
+                f"grid factor {self.factor!r} must be a positive integer dividing {self.fine_pixels} "
+                f"(the window's fine pixels), e.g. 1, 5, 10, 20, 40, 80, 160, 320 for the whole grid"
+            )
+
+    @classmethod
+    def window(cls, start_angstrom: float, n_pixels: int, factor: int) -> Grid:
+        """``n_pixels`` samples of ``factor`` fine pixels each, starting at the bin of the whole ``Grid(factor)``
+        nearest to ``start_angstrom`` (so the window's samples are samples of that grid)."""
+        start = factor * round((start_angstrom - PADDED_START_ANGSTROM) / (PIXEL_STEP_ANGSTROM * factor))
+        return cls(factor=factor, start_pixel=start, fine_pixels=n_pixels * factor)
+
+    @property
+    def is_whole(self) -> bool:
+        """True when the grid covers the whole padded lattice (no window)."""
+        return self.start_pixel == 0 and self.fine_pixels == N_PADDED_PIXELS
 
     @property
     def n_pixels(self) -> int:
         """Number of samples per spectrum on this grid."""
-        return N_PADDED_PIXELS // self.factor
+        return self.fine_pixels // self.factor
 
     @property
     def step_angstrom(self) -> float:
         """Pixel width in Å."""
         return PIXEL_STEP_ANGSTROM * self.factor
 
+    @property
+    def start_angstrom(self) -> float:
+        """Wavelength (Å) of the window's first fine pixel."""
+        return PADDED_START_ANGSTROM + PIXEL_STEP_ANGSTROM * self.start_pixel
+
+    @property
+    def fine_slice(self) -> slice:
+        """The window's fine pixels as a slice of the padded lattice."""
+        return slice(self.start_pixel, self.start_pixel + self.fine_pixels)
+
     @cached_property
     def wavelength(self) -> np.ndarray:
         """(n_pixels,) float64 air wavelength in Å at the centre of each (coarse) pixel."""
-        fine = full_resolution_wavelength()
+        fine = full_resolution_wavelength()[self.fine_slice]
         return fine.reshape(self.n_pixels, self.factor).mean(axis=1)
 
     @cached_property
     def mask(self) -> np.ndarray:
         """(n_pixels,) bool: True on real pixels, False on padding and the CCD gap."""
-        return full_resolution_mask().reshape(self.n_pixels, self.factor).all(axis=1)
+        return full_resolution_mask()[self.fine_slice].reshape(self.n_pixels, self.factor).all(axis=1)
 
     def mask_tensor(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """The mask as a (n_pixels,) bool tensor on ``device``."""
         return torch.as_tensor(self.mask, device=device)
 
     def rebin_flux(self, flux: torch.Tensor) -> torch.Tensor:
-        """Average full-resolution flux onto this grid.
+        """Cut this grid's window out of full-resolution flux and average it onto this grid.
 
         flux: (..., 327,680) on the padded full-resolution grid. Returns (..., n_pixels).
         """
@@ -79,15 +114,23 @@ class Grid:
             raise ValueError(
                 f"rebin_flux needs full-resolution spectra of {N_PADDED_PIXELS} pixels, got {flux.shape[-1]}"
             )
-        return flux.reshape(*flux.shape[:-1], self.n_pixels, self.factor).mean(dim=-1)
+        window = flux if self.is_whole else flux[..., self.fine_slice]
+        return window.reshape(*flux.shape[:-1], self.n_pixels, self.factor).mean(dim=-1)
 
     def check_length(self, n_pixels: int) -> None:
         """Raise a ValueError naming both lengths when ``n_pixels`` does not match this grid."""
         if n_pixels != self.n_pixels:
             raise ValueError(
-                f"spectra have {n_pixels} pixels but this grid (factor {self.factor}) has {self.n_pixels}; "
+                f"spectra have {n_pixels} pixels but this grid ({self.describe()}) has {self.n_pixels}; "
                 "rebin full-resolution spectra with Grid.rebin_flux or choose the preset whose grid matches"
             )
+
+    def describe(self) -> str:
+        """e.g. "factor 40" for the whole grid, "factor 4, 4960.00–5287.68 Å" for a window."""
+        if self.is_whole:
+            return f"factor {self.factor}"
+        end = self.start_angstrom + PIXEL_STEP_ANGSTROM * (self.fine_pixels - 1)
+        return f"factor {self.factor}, {self.start_angstrom:.2f}–{end:.2f} Å"
 
 
 def full_resolution_wavelength() -> np.ndarray:

@@ -30,12 +30,19 @@ def spectral_class_number(teff: np.ndarray) -> np.ndarray:
     return 6 - np.searchsorted(np.asarray(_SPECTRAL_CLASS_EDGES_K), np.asarray(teff), side="right")
 
 
-def draw_population(n_objects: int, n_spectra: int, seed: int, median_snr: float) -> Table:
-    """One row per spectrum, grouped by object: true stellar parameters and observing conditions."""
+def draw_population(n_objects: int, n_spectra: int, seed: int, median_snr: float,
+                    max_per_object: int | None = None) -> Table:
+    """One row per spectrum, grouped by object: true stellar parameters and observing conditions.
+
+    max_per_object: cap on any star's number of spectra; the spectra above it go to the other stars in
+    proportion to their weights, as further multinomial draws (no cap: the single draw as before).
+    """
     rng = np.random.default_rng(derive_seed(seed, Stream.POPULATION))
     stars = _draw_stars(rng, n_objects)
     weights = rng.pareto(0.9, n_objects) + 1.0
     n_obs = rng.multinomial(n_spectra - n_objects, weights / weights.sum()) + 1
+    if max_per_object is not None:
+        n_obs = _cap_counts(rng, n_obs, weights, max_per_object)
     obj = np.repeat(np.arange(n_objects), n_obs)
 
     n = n_spectra
@@ -69,6 +76,16 @@ def draw_population(n_objects: int, n_spectra: int, seed: int, median_snr: float
     table["dec"] = np.rad2deg(stars["dec"][obj]) * u.deg
     table["spec_type_no"] = spectral_class_number(table["teff"].value)
     return table
+
+
+def _cap_counts(rng: np.random.Generator, n_obs: np.ndarray, weights: np.ndarray, cap: int) -> np.ndarray:
+    """Counts with none above ``cap`` and the same total: the excess is redrawn among the stars below the cap."""
+    n_obs = n_obs.copy()
+    while (excess := int(np.clip(n_obs - cap, 0, None).sum())) > 0:
+        n_obs = np.minimum(n_obs, cap)
+        open_weights = np.where(n_obs < cap, weights, 0.0)
+        n_obs += rng.multinomial(excess, open_weights / open_weights.sum())
+    return n_obs
 
 
 def _draw_stars(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:

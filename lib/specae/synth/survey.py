@@ -32,7 +32,7 @@ from astropy.table import Table
 
 from specae.constants import SPEED_OF_LIGHT_KMS
 from specae.seeding import Stream, torch_generator
-from specae.spectra.grid import N_PADDED_PIXELS, PADDED_START_ANGSTROM, PIXEL_STEP_ANGSTROM, Grid
+from specae.spectra.grid import PIXEL_STEP_ANGSTROM, Grid
 from specae.synth.line_lists import (
     TIO_BAND_HEADS,
     TIO_DECAY_ANGSTROM,
@@ -42,7 +42,7 @@ from specae.synth.line_lists import (
     strong_lines,
     tio_band_depth,
 )
-from specae.synth.line_profile import broadened_lines, gaussian_lines
+from specae.synth.line_profile import SEGMENT_PIXELS, broadened_lines, gaussian_lines
 from specae.synth.population import draw_population, spectral_class_number
 from specae.synth.tellurics import TELLURIC_SIGMA_KMS, oxygen_lines, water_lines
 
@@ -63,12 +63,14 @@ class SyntheticConfig:
     n_objects: number of distinct stars; n_spectra: total spectra (≥ n_objects, every star observed).
     seed: the survey seed (population, observations, noise).
     median_snr: median S/N per 0.01 Å pixel of the continuum at 5,500 Å, before rebinning.
+    max_spectra_per_object: the most spectra any one star may have (None: no cap beyond the draw).
     """
 
     n_objects: int
     n_spectra: int
     seed: int = 0
     median_snr: float = 40.0
+    max_spectra_per_object: int | None = None
 
     def __post_init__(self):
         if self.n_objects < 1:
@@ -79,6 +81,10 @@ class SyntheticConfig:
             )
         if self.median_snr <= 0:
             raise ValueError(f"median_snr must be > 0, got {self.median_snr}")
+        cap = self.max_spectra_per_object
+        if cap is not None and (cap < 1 or cap * self.n_objects < self.n_spectra):
+            raise ValueError(f"max_spectra_per_object={cap} cannot hold {self.n_spectra} spectra of "
+                             f"{self.n_objects} objects; it must be ≥ 1 and ≥ n_spectra / n_objects")
 
 
 class SyntheticSurvey:
@@ -112,7 +118,7 @@ class SyntheticSurvey:
         Edit columns (e.g. set ``rv``) before rendering to make controlled experiments.
         """
         c = self.config
-        return draw_population(c.n_objects, c.n_spectra, c.seed, c.median_snr)
+        return draw_population(c.n_objects, c.n_spectra, c.seed, c.median_snr, c.max_spectra_per_object)
 
     @property
     def object_ids(self) -> np.ndarray:
@@ -128,10 +134,10 @@ class SyntheticSurvey:
         indices = np.atleast_1d(np.asarray(indices, dtype=np.int64))
         if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
             raise IndexError(f"spectrum indices must lie in [0, {len(self)}), got {indices.min()}…{indices.max()}")
-        detector = _detector(self.grid.factor, str(device))
+        detector = _detector(self.grid, str(device))
         out = torch.empty((indices.size, self.grid.n_pixels), dtype=torch.float32, device=device)
         for k, (index, row) in enumerate(zip(indices, self.labels[indices], strict=True)):
-            transmission = _transmission(row, device)
+            transmission = _transmission(row, self.grid, device)
             if self.grid.factor > 1:
                 transmission = transmission.view(self.grid.n_pixels, self.grid.factor).mean(dim=1)
             signal_e = _continuum_electrons(detector, row).mul_(transmission)  # deblazed e⁻ per 0.01 Å
@@ -165,15 +171,14 @@ class _Detector:
 
 
 @lru_cache(maxsize=8)
-def _detector(factor: int, device: str) -> _Detector:
-    grid = Grid(factor)
+def _detector(grid: Grid, device: str) -> _Detector:
     wavelength = torch.as_tensor(grid.wavelength, device=device)
     reference = torch.tensor([SNR_REFERENCE_ANGSTROM], dtype=torch.float64, device=device)
     blaze = blaze_efficiency(wavelength)
     mask = grid.mask_tensor(device).double()
     constants = dict(
         blaze=blaze, flux_per_electron=(1 + RIPPLE_AMPLITUDE * (blaze - 0.775)) * mask / GAIN_E_PER_ADU,
-        noise_per_electron=mask / (blaze * GAIN_E_PER_ADU * math.sqrt(factor)), inverse_wavelength=1 / wavelength,
+        noise_per_electron=mask / (blaze * GAIN_E_PER_ADU * math.sqrt(grid.factor)), inverse_wavelength=1 / wavelength,
         static_shape=_static_shape(wavelength) / _static_shape(reference),
         extinction=_extinction_per_airmass(wavelength) - _extinction_per_airmass(reference))
     return _Detector(**{name: value.float() for name, value in constants.items()})
@@ -197,52 +202,65 @@ def blaze_efficiency(wavelength: torch.Tensor) -> torch.Tensor:
     return torch.special.sinc(distance) ** 2
 
 
-def _transmission(row, device) -> torch.Tensor:
-    """(327,680,) float32 exp(−τ) of one spectrum on the full-resolution padded grid."""
+def _transmission(row, grid: Grid, device) -> torch.Tensor:
+    """(grid.fine_pixels,) float32 exp(−τ) of one spectrum on the fine pixels of the grid's window.
+
+    Lines are computed only on the segments of the line profile's FFT that hold the window (each segment
+    broadens with its own centre's km/s per pixel, so the segments are those of the whole grid), with the
+    lines just outside contributing their wings: a window's τ is the whole grid's.
+    """
+    first_segment = grid.start_pixel // SEGMENT_PIXELS
+    n_fine = SEGMENT_PIXELS * math.ceil((grid.start_pixel + grid.fine_pixels) / SEGMENT_PIXELS) \
+        - SEGMENT_PIXELS * first_segment
+    offset = grid.start_pixel - SEGMENT_PIXELS * first_segment
+    start = Grid(start_pixel=SEGMENT_PIXELS * first_segment, fine_pixels=1).start_angstrom
     teff, logg, feh = float(row["teff"]), float(row["logg"]), float(row["feh"])
     stellar_shift = 1 + float(row["rv"]) / SPEED_OF_LIGHT_KMS
     telluric_shift = 1 + float(row["berv"]) / SPEED_OF_LIGHT_KMS
     lines = metal_lines(teff, logg, feh)
     sigma = math.hypot(float(intrinsic_sigma_kms(teff)), instrument_sigma_kms())
-    tau = broadened_lines(N_PADDED_PIXELS, PADDED_START_ANGSTROM, PIXEL_STEP_ANGSTROM,
+    tau = broadened_lines(n_fine, start, PIXEL_STEP_ANGSTROM,
                           torch.as_tensor(lines.wavelength * stellar_shift, device=device),
                           torch.as_tensor(lines.area, device=device), sigma, float(row["vsini"]))
-    _add_lorentzian_lines(tau, *strong_lines(teff, logg, feh), stellar_shift)
-    _add_band_heads(tau, tio_band_depth(teff), stellar_shift)
+    _add_lorentzian_lines(tau, start, *strong_lines(teff, logg, feh), stellar_shift)
+    _add_band_heads(tau, start, tio_band_depth(teff), stellar_shift)
 
     oxygen_wl, oxygen_area = oxygen_lines()
     water_wl, water_area = water_lines()
     airmass, pwv = float(row["airmass"]), float(row["pwv"])
-    gaussian_lines(tau, PADDED_START_ANGSTROM, PIXEL_STEP_ANGSTROM,
+    gaussian_lines(tau, start, PIXEL_STEP_ANGSTROM,
                    torch.as_tensor(np.concatenate([oxygen_wl, water_wl]) * telluric_shift, device=device),
                    torch.as_tensor(np.concatenate([oxygen_area * airmass, water_area * airmass * pwv]), device=device),
                    math.hypot(instrument_sigma_kms(), TELLURIC_SIGMA_KMS))
-    return torch.exp(-tau)
+    return torch.exp(-tau[offset : offset + grid.fine_pixels])
 
 
-def _add_lorentzian_lines(tau: torch.Tensor, rest_wl, central_tau, half_width, shift: float) -> None:
-    """Add τ0 / (1 + (Δλ/γ)²) of each line, within its window, to the full-resolution ``tau`` (in place)."""
+def _add_lorentzian_lines(tau: torch.Tensor, start: float, rest_wl, central_tau, half_width, shift: float) -> None:
+    """Add τ0 / (1 + (Δλ/γ)²) of each line, within its reach, to the fine-pixel ``tau`` from ``start`` Å (in place)."""
     for wl, tau0, gamma in zip(rest_wl * shift, central_tau, half_width, strict=True):
         # Out to where the wing falls below τ = 10⁻³ (at least 2 Å, at most 80 Å).
         reach = min(max(gamma * math.sqrt(max(tau0, 0.0) / 1e-3), 2.0), 80.0)
-        first = max(int((wl - reach - PADDED_START_ANGSTROM) / PIXEL_STEP_ANGSTROM), 0)
-        last = min(int((wl + reach - PADDED_START_ANGSTROM) / PIXEL_STEP_ANGSTROM) + 1, tau.shape[0])
+        first = max(int((wl - reach - start) / PIXEL_STEP_ANGSTROM), 0)
+        last = min(int((wl + reach - start) / PIXEL_STEP_ANGSTROM) + 1, tau.shape[0])
         if first >= last:
             continue
         pixel = torch.arange(first, last, device=tau.device, dtype=torch.float64)
-        offset = (PADDED_START_ANGSTROM + pixel * PIXEL_STEP_ANGSTROM - wl) / gamma
+        offset = (start + pixel * PIXEL_STEP_ANGSTROM - wl) / gamma
         tau[first:last] += (tau0 / (1 + offset**2)).float()
 
 
-def _add_band_heads(tau: torch.Tensor, depth: float, shift: float) -> None:
-    """Add molecular bands, τ = depth·exp(−(λ − head)/L) redward of each head, to ``tau`` (in place)."""
+def _add_band_heads(tau: torch.Tensor, start: float, depth: float, shift: float) -> None:
+    """Add molecular bands, τ = depth·exp(−(λ − head)/L) redward of each head, to ``tau`` from ``start`` Å (in place)."""
     if depth <= 0:
         return
     for head in TIO_BAND_HEADS:
-        first = max(int(math.ceil((head * shift - PADDED_START_ANGSTROM) / PIXEL_STEP_ANGSTROM)), 0)
-        last = min(first + int(8 * TIO_DECAY_ANGSTROM / PIXEL_STEP_ANGSTROM), tau.shape[0])
+        head_pixel = int(math.ceil((head * shift - start) / PIXEL_STEP_ANGSTROM))
+        first = max(head_pixel, 0)
+        last = min(head_pixel + int(8 * TIO_DECAY_ANGSTROM / PIXEL_STEP_ANGSTROM), tau.shape[0])
+        if first >= last:
+            continue
         pixel = torch.arange(first, last, device=tau.device, dtype=torch.float64)
-        distance = PADDED_START_ANGSTROM + pixel * PIXEL_STEP_ANGSTROM - head * shift
+        distance = start + pixel * PIXEL_STEP_ANGSTROM - head * shift
         tau[first:last] += (depth * torch.exp(-distance / TIO_DECAY_ANGSTROM)).float()
 
 

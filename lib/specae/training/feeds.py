@@ -104,9 +104,9 @@ class StoreSource(_NormalisingSource):
 
     def __init__(self, store: str | os.PathLike, config: DataConfig):
         self.store = SpectrumStore(store)
-        if self.store.grid.factor != config.grid_factor:
-            raise ValueError(f"{store} holds spectra on grid factor {self.store.grid.factor}, the preset trains on "
-                             f"{config.grid_factor}; set grid_factor={self.store.grid.factor} or ingest again")
+        if self.store.grid != config.grid:
+            raise ValueError(f"{store} holds spectra on the grid ({self.store.grid.describe()}), the preset trains on "
+                             f"({config.grid.describe()}); choose the preset of that grid or ingest again onto this one")
         if len(self.store) == 0:
             raise ValueError(f"{store} holds no spectra; ingest some first")
         labels = self.store.labels
