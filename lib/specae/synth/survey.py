@@ -250,7 +250,8 @@ def _add_lorentzian_lines(tau: torch.Tensor, start: float, rest_wl, central_tau,
 
 
 def _add_band_heads(tau: torch.Tensor, start: float, depth: float, shift: float) -> None:
-    """Add molecular bands, τ = depth·exp(−(λ − head)/L) redward of each head, to ``tau`` from ``start`` Å (in place)."""
+    """Add molecular bands, τ = depth·exp(−(λ − head)/L) redward of each head, to ``tau`` from ``start`` Å
+    (in place)."""
     if depth <= 0:
         return
     for head in TIO_BAND_HEADS:

@@ -106,7 +106,7 @@ class StoreSource(_NormalisingSource):
         self.store = SpectrumStore(store)
         if self.store.grid != config.grid:
             raise ValueError(f"{store} holds spectra on the grid ({self.store.grid.describe()}), the preset trains on "
-                             f"({config.grid.describe()}); choose the preset of that grid or ingest again onto this one")
+                             f"({config.grid.describe()}); choose the preset of that grid or ingest onto this one")
         if len(self.store) == 0:
             raise ValueError(f"{store} holds no spectra; ingest some first")
         labels = self.store.labels
