@@ -1,15 +1,17 @@
 """File helpers shared by the layers: atomic writes (a temporary file in the same folder, flushed to
-disk, then renamed over the target) and SHA-256 of files read in blocks."""
+disk, then renamed over the target), SHA-256 of files read in blocks, and the book repository's git state."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
 PACKAGE_DIR = Path(__file__).resolve().parent  # lib/specae, whether installed or checked out
+REPO_DIR = PACKAGE_DIR.parents[1]  # the book's repository when the package runs from a checkout
 _BLOCK_BYTES = 1 << 20
 
 
@@ -56,3 +58,14 @@ def feed_file(digest: hashlib._Hash, path: str | os.PathLike) -> None:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(_BLOCK_BYTES), b""):
             digest.update(block)
+
+
+def git_state(repo: Path = REPO_DIR) -> dict:
+    """The commit checked out in ``repo`` and whether its tree has uncommitted changes (None outside git)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30)
+
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return {"commit": None, "dirty": None}
+    return {"commit": head.stdout.strip(), "dirty": bool(git("status", "--porcelain").stdout.strip())}

@@ -13,12 +13,11 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
-import subprocess
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from specae._files import PACKAGE_DIR, atomic_write, hash_files
+from specae._files import PACKAGE_DIR, REPO_DIR, atomic_write, git_state, hash_files
 
 MANIFEST = "index.json"
 PNG_KEY = "specae-provenance"
@@ -26,24 +25,12 @@ PACKAGES = ("specae", "torch", "numpy", "astropy", "matplotlib", "scikit-learn",
 FIGURE_ID = re.compile(r"fig-[a-z0-9]+(?:-[a-z0-9]+)*")
 PAPER_CITATION = ("Sedaghat N., Romaniello M., Carrick J. E., Pineau F.-X., 2021, MNRAS, 501, 6026, "
                   "doi:10.1093/mnras/staa3540")
-_REPO = PACKAGE_DIR.parents[1]
 
 
 def code_fingerprint() -> str:
     """SHA-256 over the names and bytes of the package's Python files and data (what makes a figure)."""
     return hash_files(sorted(str(path.relative_to(PACKAGE_DIR)) for path in PACKAGE_DIR.rglob("*")
                              if path.is_file() and path.suffix in (".py", ".npz")), PACKAGE_DIR)
-
-
-def git_state(repo: Path = _REPO) -> dict:
-    """The commit checked out in ``repo`` and whether its tree has uncommitted changes (None outside git)."""
-    def git(*args):
-        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30)
-
-    head = git("rev-parse", "HEAD")
-    if head.returncode != 0:
-        return {"commit": None, "dirty": None}
-    return {"commit": head.stdout.strip(), "dirty": bool(git("status", "--porcelain").stdout.strip())}
 
 
 def package_versions() -> dict:
@@ -84,7 +71,7 @@ def figure_record(figure_id: str, title: str, caption: str, chapter: str, parame
     }
 
 
-def export_figure(figure, record: dict, folder: str | Path = _REPO / "figures") -> dict[str, Path]:
+def export_figure(figure, record: dict, folder: str | Path = REPO_DIR / "figures") -> dict[str, Path]:
     """Write ``<id>.png`` and ``<id>.pdf`` with ``record`` embedded, and add it to the manifest."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -144,7 +131,7 @@ class FigureStatus:
         return f"{self.figure_id}: " + ("current" if self.current else "stale (" + "; ".join(self.reasons) + ")")
 
 
-def verify(folder: str | Path = _REPO / "figures",
+def verify(folder: str | Path = REPO_DIR / "figures",
            chapter_parameters: dict[str, dict] | None = None) -> list[FigureStatus]:
     """Recompute what each exported figure depends on and compare with its record.
 
@@ -167,7 +154,7 @@ def verify(folder: str | Path = _REPO / "figures",
             reasons.append("code changed")
         now = (chapter_parameters or {}).get(record["chapter"])
         if now is None:
-            now = notebook_parameters(_REPO / "chapters" / f"{record['chapter']}.ipynb")
+            now = notebook_parameters(REPO_DIR / "chapters" / f"{record['chapter']}.ipynb")
         changed = sorted(k for k in set(now) | set(record["parameters"]) if now.get(k) != record["parameters"].get(k))
         if changed:
             reasons.append("parameters changed: " + ", ".join(changed))
@@ -228,7 +215,7 @@ def provenance_line(record: dict) -> str:
             f"specae {record['packages'].get('specae')} · {record['date'][:10]}")
 
 
-def figure_entry(figure_id: str, registry: str | Path = _REPO / "chapters" / "figures.yml") -> dict:
+def figure_entry(figure_id: str, registry: str | Path = REPO_DIR / "chapters" / "figures.yml") -> dict:
     """The chapter, title and caption of ``figure_id`` from the book's figure registry."""
     import yaml
 
@@ -238,8 +225,8 @@ def figure_entry(figure_id: str, registry: str | Path = _REPO / "chapters" / "fi
     return entries[figure_id]
 
 
-def publish(figure, figure_id: str, parameters: dict, preset=None, folder: str | Path = _REPO / "figures",
-            registry: str | Path = _REPO / "chapters" / "figures.yml", close: bool = True) -> dict:
+def publish(figure, figure_id: str, parameters: dict, preset=None, folder: str | Path = REPO_DIR / "figures",
+            registry: str | Path = REPO_DIR / "chapters" / "figures.yml", close: bool = True) -> dict:
     """Export ``figure`` with its provenance and glue it for the book: ``<name>`` (the figure, for a
     ``glue:figure`` directive) and ``<name>_provenance`` (Markdown: the provenance line and a
     "Cite this figure" dropdown), where ``<name>`` is the ID with underscores. Title, caption and

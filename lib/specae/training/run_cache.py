@@ -59,7 +59,7 @@ import numpy as np
 import torch
 
 import specae._version as package_version  # read on each call, so a changed version is seen
-from specae._files import PACKAGE_DIR, atomic_write, hash_files
+from specae._files import PACKAGE_DIR, REPO_DIR, atomic_write, hash_files
 from specae.spectra.spectra_set import SpectraSet
 from specae.synth.survey import SyntheticSurvey
 from specae.training.checkpoints import CHECKPOINT_NAME, load_checkpoint
@@ -147,7 +147,7 @@ def default_cache_dir() -> Path:
     """``$SPECAE_CACHE``, else ``<repo>/_build/cache`` inside the book's repository, else ``~/.cache/specae/runs``."""
     if os.environ.get("SPECAE_CACHE"):
         return Path(os.environ["SPECAE_CACHE"]).expanduser()
-    repo = PACKAGE_DIR.parents[1]
+    repo = REPO_DIR
     if (repo / "_toc.yml").is_file():
         return repo / "_build" / "cache"
     return Path.home() / ".cache" / "specae" / "runs"
