@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 PRESET ?= quick
 DEVICE ?= auto
 
-.PHONY: setup data book test chapters clean chromium
+.PHONY: setup data book test chapters clean chromium reference-runs
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ test: setup data chromium
 # (CHAPTERS="01_data 03_training" for some only).
 chapters: setup data
 	$(PY) scripts/build_book.py --in-place $(if $(CHAPTERS),--only $(CHAPTERS))
+
+# Train the study's reference runs that runs/ lacks (hours on a CPU; resumable: run it again after an
+# interruption), writing each to runs/<name>/ as it finishes; DEVICE=cuda trains them on a GPU.
+reference-runs: setup
+	$(PY) -m specae reference-runs --device $(DEVICE)
 
 clean:
 	rm -rf _build

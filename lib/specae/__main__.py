@@ -25,6 +25,7 @@ from specae.training.feeds import training_source
 from specae.training.loop import train
 from specae.training.options import PRECISIONS, TrainOptions
 from specae.training.presets import PRESETS, get_preset
+from specae.training.study_runs import STUDY_RUNS, train_study_runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,12 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     download.add_argument("--url-template", default=ESO_DOWNLOAD_URL, help="URL with {product_id}")
     samples = commands.add_parser("samples", help="fetch and checksum the real HARPS sample files")
     samples.add_argument("--dest", default=None, help=f"cache folder (default: {samples_dir()})")
+    study = commands.add_parser("reference-runs", help="train the study's runs missing from runs/ (resumable)")
+    study.add_argument("--only", nargs="+", default=None, metavar="NAME", choices=list(STUDY_RUNS),
+                       help="these runs only (default: all, in the study's order)")
+    study.add_argument("--device", default="auto", help=f"one of {DEVICE_CHOICES}")
+    study.add_argument("--workers", type=int, default=None,
+                       help="runs trained side by side (default: one per CPU core on a CPU, one on a GPU)")
+    study.add_argument("--runs-dir", default=None, help="where reference runs are written (default: runs/)")
     figures = commands.add_parser("figures", help="exported figures: is each still current?")
     figures.add_argument("action", choices=["verify"], help="verify: recompute each figure's provenance")
     figures.add_argument("--folder", default=None, help="exported figures (default: figures/ of the book)")
     args = parser.parse_args(argv)
     command = {"train": _train, "ingest": _ingest, "fetch": _fetch, "samples": _samples,
-               "figures": _figures}[args.command]
+               "figures": _figures, "reference-runs": _reference_runs}[args.command]
     try:
         return command(args)
     except (ValueError, OSError, RuntimeError) as error:  # bad input or I/O: a message, not a traceback
@@ -88,6 +96,11 @@ def _train(args: argparse.Namespace) -> int:
             print(f"{done} (stopped inside an epoch; run the same command again to resume)")
         else:
             print(f"{done}, validation reconstruction {last['validation_reconstruction']:.5f}")
+    return 0
+
+
+def _reference_runs(args: argparse.Namespace) -> int:
+    train_study_runs(args.only, device=args.device, workers=args.workers, runs_dir=args.runs_dir)
     return 0
 
 

@@ -1,5 +1,9 @@
 """A results cache for training runs: chapters train only what is missing, never reuse a stale model.
 
+A configuration that has a committed reference run (:mod:`specae.training.reference_runs`, matched by the
+configuration alone) is loaded from ``runs/`` before anything else; ``reference=False`` skips them, to
+retrain from scratch.
+
 ``cached_train(preset)`` returns the run stored under ``cache_dir/<key>/`` when there is a finished one,
 and otherwise trains it and stores it there. The key (:func:`run_key`) is the first 16 hex digits of
 the SHA-256 of the canonical JSON (sorted keys) of :func:`key_inputs`, which holds exactly:
@@ -21,7 +25,8 @@ the CPU model and thread count, and every other module of the package (file help
 spectra, the analysis and the book).
 
 An entry ``cache_dir/<key>/`` holds ``checkpoint.pt`` (see :mod:`specae.training.checkpoints`), ``split.npz`` (the
-train/validation indices) and ``done.json`` (the key, its inputs and the history), written last. A run
+train/validation indices) and ``done.json`` (the key, its inputs, the history and the git commit it was
+trained at), written last. A run
 is trained in a sibling folder ``<key>.tmp-<pid>-<random>`` and published by one ``os.rename``, under an
 exclusive ``fcntl.flock`` on ``<key>.lock``, so a second process asking for the same key waits and then
 loads the first one's result. An entry without ``done.json`` or with an unreadable checkpoint is
@@ -59,7 +64,7 @@ import numpy as np
 import torch
 
 import specae._version as package_version  # read on each call, so a changed version is seen
-from specae._files import PACKAGE_DIR, REPO_DIR, atomic_write, hash_files
+from specae._files import PACKAGE_DIR, REPO_DIR, atomic_write, git_state, hash_files
 from specae.spectra.spectra_set import SpectraSet
 from specae.synth.survey import SyntheticSurvey
 from specae.training.checkpoints import CHECKPOINT_NAME, load_checkpoint
@@ -67,6 +72,7 @@ from specae.training.datasets import load_synthetic
 from specae.training.devices import resolve_device
 from specae.training.loop import TrainResult, train
 from specae.training.presets import DataConfig, Preset
+from specae.training.reference_runs import WEIGHTS_NAME, find_reference_run
 from specae.training.split import Split
 
 try:
@@ -143,6 +149,15 @@ def run_key(preset: Preset, device: str = "auto") -> str:
     return _digest(key_inputs(preset, device))
 
 
+def trained_with(result: TrainResult) -> dict:
+    """The fingerprints and git commit a run of this cache was trained with, from its entry's done marker
+    (``{"fingerprints": {"data": …, "training_code": …}, "git": {"commit": …, "dirty": …}}``)."""
+    done = json.loads((result.checkpoint.parent / DONE_NAME).read_text())
+    inputs = done["inputs"]
+    return {"fingerprints": {"data": inputs["data"], "training_code": inputs["library"]["training_code"]},
+            "git": done.get("git", {"commit": None, "dirty": None})}
+
+
 def default_cache_dir() -> Path:
     """``$SPECAE_CACHE``, else ``<repo>/_build/cache`` inside the book's repository, else ``~/.cache/specae/runs``."""
     if os.environ.get("SPECAE_CACHE"):
@@ -170,10 +185,14 @@ def cached_train(
     cache_dir: str | os.PathLike | None = None,
     data: SpectraSet | None = None,
     progress: bool = False,
+    reference: bool = True,
+    runs_dir: str | os.PathLike | None = None,
 ) -> TrainResult:
-    """The run of ``preset`` on ``device``: loaded from the cache when finished there, else trained and stored.
+    """The run of ``preset`` on ``device``: its reference run when one is committed (and ``reference``), else
+    loaded from the cache when finished there, else trained and stored.
 
     data: the spectra of ``preset.data`` if already loaded (rendered otherwise; they are not in the key).
+    runs_dir: where reference runs are looked up (default ``runs/`` of the book).
     A loaded run equals the trained one: same history, split and weights (``result.checkpoint`` is in the
     entry). Waits while another process trains the same key, then loads its result.
     """
@@ -182,6 +201,12 @@ def cached_train(
                          "call specae.train (specae.training.loop.train) instead")
     _check_data(preset, data)
     device_name = str(resolve_device(device))
+    run = find_reference_run(preset, runs_dir) if reference else None
+    if run is not None:
+        model, history, split = run.load(device_name)
+        data = cached_synthetic(preset.data, cache_dir) if data is None else data
+        return TrainResult(preset=preset, model=model, history=history, checkpoint=run.path / WEIGHTS_NAME,
+                           split=split, data=data, steps=run.manifest["steps"])
     inputs = key_inputs(preset, device)
     key = _digest(inputs)
     root = _root(cache_dir)
@@ -232,8 +257,11 @@ def cached_train_many(
     cache_dir: str | os.PathLike | None = None,
     data: SpectraSet | None = None,
     workers: int | None = None,
+    reference: bool = True,
+    runs_dir: str | os.PathLike | None = None,
 ) -> list[TrainResult]:
-    """``[cached_train(p, device, cache_dir, data) for p in presets]``, training the missing runs side by side.
+    """``[cached_train(p, device, cache_dir, data, reference=reference, runs_dir=runs_dir) for p in presets]``,
+    training the missing runs (neither a reference run nor cached) side by side.
 
     On a CPU, small models use the cores better as separate single-threaded processes than as one
     multi-threaded one (2 cores: 1.4 × the throughput), so the missing runs are trained by ``workers``
@@ -245,7 +273,8 @@ def cached_train_many(
     """
     presets = list(presets)
     root = _root(cache_dir)
-    missing = [p for p in dict.fromkeys(presets) if not cache_info(p, device, root).cached]
+    missing = [p for p in dict.fromkeys(presets) if not cache_info(p, device, root).cached
+               and not (reference and find_reference_run(p, runs_dir))]
     cores = os.cpu_count() or 1
     on_cpu = resolve_device(device).type == "cpu"
     if workers is None:
@@ -258,7 +287,8 @@ def cached_train_many(
                           initargs=(1,) if on_cpu else ()) as pool:
             pool.starmap(_train_in_worker, [(p.to_dict(), device, str(root)) for p in missing], chunksize=1)
     with _torch_threads(1 if on_cpu else None):
-        return [cached_train(p, device=device, cache_dir=root, data=data) for p in presets]
+        return [cached_train(p, device=device, cache_dir=root, data=data, reference=reference, runs_dir=runs_dir)
+                for p in presets]
 
 
 @contextlib.contextmanager
@@ -418,7 +448,8 @@ def _publish(result: TrainResult, inputs: dict, entry: Path) -> bool:
     tmp = result.checkpoint.parent
     atomic_write(tmp / SPLIT_NAME, lambda handle: np.savez(handle, train=np.asarray(result.split.train),
                                                              validation=np.asarray(result.split.validation)))
-    done = dict(key=entry.name, inputs=inputs, history=result.history, published=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    done = dict(key=entry.name, inputs=inputs, history=result.history, git=git_state(),
+                published=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     atomic_write(tmp / DONE_NAME, lambda handle: handle.write(json.dumps(done, indent=1, sort_keys=True).encode()))
     _fsync_dir(tmp)
     try:

@@ -1,0 +1,120 @@
+"""Reference runs: written with a manifest, found by configuration, loaded instead of training, skipped on
+request; and the committed study runs still match what the code trains (the validity probe)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import specae.training.run_cache as cache
+from specae import get_preset
+from specae.training.reference_runs import (
+    configuration,
+    find_reference_run,
+    probe_losses,
+    reference_runs,
+    schedule_samples,
+    write_reference_run,
+)
+from specae.training.run_cache import cached_synthetic, cached_train, trained_with
+from specae.training.study_runs import STUDY_RUNS, study_preset
+
+TINY = dict(epochs=2, n_spectra=48, n_objects=12)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread_here(one_thread):
+    """Every test of this module runs with one torch thread (see conftest.py)."""
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """A smoke run trained through the cache and written as a reference run."""
+    root = tmp_path_factory.mktemp("reference")
+    preset = get_preset("smoke", **TINY)
+    result = cached_train(preset, device="cpu", cache_dir=root / "cache", runs_dir=root / "runs")
+    run = write_reference_run("smoke-tiny", result, trained_with(result), root / "runs")
+    return root, preset, result, run
+
+
+def test_a_written_run_holds_weights_split_and_a_full_manifest(written):
+    root, preset, result, run = written
+    manifest = json.loads((root / "runs" / "smoke-tiny" / "manifest.json").read_text())
+    assert manifest["configuration"] == configuration(preset) and manifest["config_hash"] == preset.config_hash()
+    assert manifest["steps"] == result.steps == 6 and len(manifest["history"]) == 2
+    assert manifest["wall_seconds"] > 0 and manifest["device"]["type"] == "cpu" and manifest["device"]["threads"] == 1
+    assert set(manifest["versions"]) == {"specae", "torch", "numpy", "python"}
+    assert set(manifest["fingerprints"]) == {"data", "training_code"} and "commit" in manifest["git"]
+    assert manifest["probe"]["steps"] == 2 and set(manifest["probe"]["loss_sums"]) == {
+        "total", "reconstruction", "kl"}
+    assert [sample["step"] for sample in manifest["schedule"]] == [0, 3, 5]
+
+
+def test_the_cache_loads_a_reference_run_instead_of_training(written, monkeypatch):
+    root, preset, result, _ = written
+    monkeypatch.setattr(cache, "train", lambda *args, **kwargs: pytest.fail("a reference run must not train"))
+    loaded = cached_train(preset, device="cpu", cache_dir=root / "empty-cache", runs_dir=root / "runs")
+    assert loaded.checkpoint == root / "runs" / "smoke-tiny" / "model.pt"
+    assert loaded.history == result.history and loaded.steps == result.steps
+    np.testing.assert_array_equal(loaded.split.validation, result.split.validation)
+    for name, tensor in result.model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[name], tensor), name
+    assert find_reference_run(preset.with_overrides(seed=1), root / "runs") is None  # matched by configuration
+
+
+class _TrainedError(Exception):
+    """Raised in place of training, to see that the cache would train."""
+
+
+def test_retrain_skips_the_reference_run(written, monkeypatch):
+    root, preset, _, _ = written
+
+    def refuse(*args, **kwargs):
+        raise _TrainedError
+
+    monkeypatch.setattr(cache, "train", refuse)
+    with pytest.raises(_TrainedError):
+        cached_train(preset, device="cpu", cache_dir=root / "other-cache", runs_dir=root / "runs", reference=False)
+
+
+def test_an_unfinished_run_is_refused(written):
+    root, preset, result, _ = written
+    partial = type(result)(**{**result.__dict__, "history": result.history[:1]})
+    with pytest.raises(ValueError, match="run 'half' is not finished: 1 of 2 epochs"):
+        write_reference_run("half", partial, trained_with(result), root / "runs")
+
+
+def test_the_study_runs_are_the_designed_set():
+    """3 seeds of both main models, 5 sizes of both, 3 β a factor 100 apart, uniform sampling: 17 runs."""
+    assert len(STUDY_RUNS) == 17
+    presets = {name: study_preset(name) for name in STUDY_RUNS}
+    sizes = {(p.model.variational, p.model.latent_dim) for p in presets.values()}
+    assert {(v, size) for v in (True, False) for size in (2, 4, 8, 16, 32)} <= sizes
+    betas = sorted({p.train.beta for p in presets.values() if p.model.variational})
+    assert betas == [1e-4, 1e-3, 1e-2]
+    assert sorted(p.train.seed for p in presets.values() if p.model.latent_dim == 16 and p.train.beta in (0, 1e-3)
+                  and p.data.balanced) == [0, 0, 1, 1, 2, 2]
+    assert sum(not p.data.balanced for p in presets.values()) == 1
+    assert len({p.config_hash() for p in presets.values()}) == 17
+
+
+COMMITTED = reference_runs()
+
+# The probe sums 20 steps of float32 training from the same seeds. Another CPU's kernels (AVX2 against
+# AVX-512) round differently, by ~1e-7 relative per operation; over 20 Adam steps the summed losses moved by
+# at most 3e-6 relative between the two instruction sets on the developer's machine. 1e-4 leaves a margin
+# of 30, while any change to what training computes (initialisation, loss, schedule, sampler, data) moves
+# them by far more (changing Adam's ε to 1e-7 moved the reconstruction sum by 2e-3, see docs/decisions.md).
+PROBE_RTOL = 1e-4
+
+
+@pytest.mark.parametrize("run", COMMITTED, ids=[run.name for run in COMMITTED])
+def test_a_committed_reference_run_is_what_the_code_trains(run):
+    """Validity: the study run's configuration is still the study's, its schedule samples are what the
+    schedule code gives, and the first 20 steps retrained here give the manifest's loss sums."""
+    assert run.manifest["configuration"] == configuration(study_preset(run.name))
+    assert run.manifest["schedule"] == schedule_samples(run.preset, run.manifest["history"])
+    probe = probe_losses(run.preset, cached_synthetic(run.preset.data), run.manifest["probe"]["steps"])
+    for term, value in run.manifest["probe"]["loss_sums"].items():
+        assert probe["loss_sums"][term] == pytest.approx(value, rel=PROBE_RTOL, abs=1e-9), term
