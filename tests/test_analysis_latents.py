@@ -5,6 +5,7 @@ import torch
 from astropy.table import Table
 
 from specae.analysis import encode_labelled, encode_means, usable
+from specae.analysis.latents import one_per_star
 from specae.spectra.spectra_set import SpectraSet
 
 
@@ -44,3 +45,11 @@ def test_encode_labelled_takes_a_subset():
     encoded = encode_labelled(FirstPixels(), DATA, ("teff",), indices=[3, 4])
     np.testing.assert_array_equal(encoded.indices, [3])
     assert list(encoded.labels) == ["teff"] and encoded.labels["teff"].tolist() == [5300.0]
+
+
+def test_one_per_star_keeps_the_first_usable_spectrum_of_each_star():
+    labels = Table({"object_id": [0, 0, 1, 2, 2, 2, 3]})
+    data = SpectraSet(flux=torch.zeros(7, 4), mask=torch.ones(7, 4, dtype=torch.bool),
+                      degenerate=np.array([True, False, False, False, True, False, True]), labels=labels)
+    np.testing.assert_array_equal(one_per_star(data), [1, 2, 3])  # star 3 has no usable spectrum
+    np.testing.assert_array_equal(one_per_star(data, [5, 4, 2]), [2, 5])

@@ -21,7 +21,10 @@ MAX_TOP_LEVEL_MODULES = 8
 COINCIDENCES = {
     5_500.0: "the S/N reference wavelength of the generator and the wavelength at which the model report "
              "converts widths to velocities: two conventions that happen to agree",
-    0.02: "C1's training-noise slack and the paper's MAD threshold for informative nodes",
+    0.02: "C1's training-noise slack, the paper's MAD threshold for informative nodes and the convergence "
+          "criterion's 2 % limit on the final epoch",
+    0.2: "the generator's fraction of ionised lines and the study schedule's held last fifth of the steps",
+    0.01: "the convergence criterion's 1 % limit on a late gain and the lattice's 0.01 Å pixel",
 }
 
 

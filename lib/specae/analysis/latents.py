@@ -18,6 +18,14 @@ def usable(data: SpectraSet, indices=None) -> np.ndarray:
     return indices[~np.asarray(data.degenerate)[indices]]
 
 
+def one_per_star(data: SpectraSet, indices=None) -> np.ndarray:
+    """(n_stars,) int64: the first usable spectrum (in survey order) of each star among ``indices`` (default:
+    all), as the released §6 analysis used one spectrum per object; in order of those first spectra."""
+    used = np.sort(usable(data, indices))
+    _, first = np.unique(data.object_ids[used], return_index=True)
+    return used[np.sort(first)]
+
+
 @torch.no_grad()
 def encode_means(model: SpectrumAutoencoder, data: SpectraSet, indices=None, batch_size: int = 256,
                  device: torch.device | str | None = None) -> np.ndarray:

@@ -72,7 +72,7 @@ from specae.training.datasets import load_synthetic
 from specae.training.devices import resolve_device
 from specae.training.loop import TrainResult, train
 from specae.training.presets import DataConfig, Preset
-from specae.training.reference_runs import WEIGHTS_NAME, find_reference_run
+from specae.training.reference_runs import SPLIT_NAME, WEIGHTS_NAME, find_reference_run
 from specae.training.split import Split
 
 try:
@@ -83,7 +83,6 @@ except ImportError:  # not POSIX: no lock, so two processes may both train (the 
 CACHE_FORMAT = 1
 KEY_HEX_DIGITS = 16
 DONE_NAME = "done.json"
-SPLIT_NAME = "split.npz"
 GENERATOR_FILES = ("synth/survey.py", "synth/population.py", "synth/line_lists.py", "synth/line_profile.py",
                    "synth/tellurics.py", "spectra/grid.py", "spectra/normalisation.py", "training/datasets.py",
                    "seeding.py", "constants.py", "synth/data/harps_line_masks.npz")
