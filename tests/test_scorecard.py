@@ -57,3 +57,16 @@ def test_c3_to_c7_tolerances():
     assert not check_c7(base, comparison(3, 2.0, 3, 1.0, [3])).holds  # C5 fails without balancing
     assert "informative 2 → 3" in check_c7(base, comparison(3, 1.5, 5, 1.2, [3, 5, 8])).ours
     assert sorted(CLAIMS) == [f"C{i}" for i in range(1, 8)]
+
+
+def test_a_claim_holds_only_when_every_seed_agrees_and_every_run_converged():
+    from specae.analysis.claims import INCONCLUSIVE, judge
+
+    holds, fails = check_c3(0.05, 0.051), check_c3(0.05, 0.07)
+    assert judge("C3", {0: holds, 1: holds, 2: holds}, converged=True).verdict == "✓"
+    assert judge("C3", {0: fails, 1: fails, 2: fails}, converged=True).verdict == "✗"
+    mixed = judge("C3", {0: holds, 1: fails, 2: holds}, converged=True)
+    assert mixed.verdict == INCONCLUSIVE and "seed 1: training 0.0500, validation 0.0700 (+40.0 %) (✗)" in mixed.ours
+    assert judge("C3", {0: holds, 1: holds, 2: holds}, converged=False).verdict == INCONCLUSIVE
+    with pytest.raises(ValueError, match="every check must be of C4"):
+        judge("C4", {0: holds}, converged=True)

@@ -4,9 +4,8 @@ figures, glue numbers for its text, and glue a claim's scorecard row for ``intro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
 
-from specae.analysis.claims import ClaimCheck
+from specae.analysis.claims import ClaimCheck, ClaimVerdict
 from specae.book.parameters import check_parameters
 from specae.book.provenance import publish
 from specae.training.presets import OVERRIDES, Preset, preset_from_parameters
@@ -44,7 +43,8 @@ def glue_values(values: Mapping[str, object], prefix: str = "") -> None:
         glue(f"{prefix}{name}", value, display=False)
 
 
-def glue_claim(check: ClaimCheck) -> None:
-    """Glue ``<c>_paper``, ``<c>_ours``, ``<c>_tolerance`` and ``<c>_verdict`` (``c`` = "c1" …) for the book."""
-    row = {field: value for field, value in asdict(check).items() if field not in ("claim", "holds")}
-    glue_values({**row, "verdict": check.verdict}, prefix=f"{check.claim.lower()}_")
+def glue_claim(check: ClaimCheck | ClaimVerdict) -> None:
+    """Glue ``<c>_paper``, ``<c>_ours``, ``<c>_tolerance`` and ``<c>_verdict`` (``c`` = "c1" …) for the book,
+    from one run's check or from the verdict over seeds."""
+    row = {field: getattr(check, field) for field in ("paper", "ours", "tolerance", "verdict")}
+    glue_values(row, prefix=f"{check.claim.lower()}_")
