@@ -25,6 +25,7 @@ def test_label_node_finds_the_planted_node_and_its_information(planted):
     assert rv.node == 3 and rv.above_noise
     # For y = x/50·(uniform, width 200 → std 1.155) plus N(0, 0.1) noise, MI ≈ ln(4/(0.1·√(2πe))) ≈ 2.35 nats.
     assert rv.ksg == pytest.approx(2.35, abs=0.15)
+    assert rv.second_node != 3 and rv.second_ksg < 0.05  # no other node knows RV
     teff = label_node(mu, labels["teff"], "teff", n_bootstrap=20, n_null=100)
     assert teff.node == 9
 

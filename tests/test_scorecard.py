@@ -15,9 +15,10 @@ def rows(*errors, lines=None, continuum=None):
             for size, error, line_error, continuum_error in zip(sizes, errors, lines, continuum, strict=True)]
 
 
-def comparison(rv_node, rv_mi, teff_node, teff_mi, informative):
-    nodes = {name: LabelNode(name, node, mi, 0.01, mi, 0.01, True)
-             for name, node, mi in (("rv", rv_node, rv_mi), ("teff", teff_node, teff_mi))}
+def comparison(rv_node, rv_mi, teff_node, teff_mi, informative, runners_up=((-1, np.nan), (-1, np.nan))):
+    nodes = {name: LabelNode(name, node, mi, 0.01, mi, 0.01, True, *second)
+             for (name, node, mi), second in zip((("rv", rv_node, rv_mi), ("teff", teff_node, teff_mi)), runners_up,
+                                                 strict=True)}
     return PaperComparison(np.array(informative), nodes, table=None)
 
 
@@ -28,6 +29,7 @@ def test_c1_needs_a_falling_error_and_a_larger_gain_in_the_line_cores():
     assert not check_c1(rows(0.06, 0.04, lines=[0.2, 0.19], continuum=[0.03, 0.01])).holds
     check = check_c1(rows(0.06, 0.04, lines=[0.2, 0.1], continuum=[0.03, 0.025]))
     assert check.verdict == "✓" and "0.0600 → 0.0400 from 2 to 4 latents" in check.ours and "50 %" in check.ours
+    assert not check_c1(rows(0.05, 0.045, 0.0401, lines=[0.2, 0.15, 0.1], continuum=[0.03, 0.03, 0.029])).holds
     with pytest.raises(ValueError, match="two or more"):
         check_c1(rows(0.05))
 
@@ -49,6 +51,11 @@ def test_c3_to_c7_tolerances():
     assert not check_c5(comparison(3, 1.8, 3, 1.5, [3])).holds
     assert not check_c5(comparison(3, 1.8, 11, 0.49, [3, 11])).holds
     assert not check_c5(comparison(3, 1.8, 11, 1.5, [3])).holds
+    # The margin: the released latents' values pass (RV 1.51 against 0.33, Teff 1.33 against 0.69 nats) …
+    assert check_c5(comparison(3, 1.51, 11, 1.33, [3, 11, 5], ((5, 0.33), (5, 0.69)))).holds
+    # … a runner-up at more than best / 1.5, or within 0.2 nats, does not
+    assert not check_c5(comparison(3, 1.51, 11, 1.33, [3, 11, 5], ((5, 0.33), (5, 0.9)))).holds
+    assert not check_c5(comparison(3, 0.55, 11, 1.33, [3, 11, 5], ((5, 0.36), (5, 0.69)))).holds
     assert check_c6(-30, 40, -150, 150, 30).holds and not check_c6(-150, 150, -150, 150, 30).holds
     assert not check_c6(-15, -5, -80, 150, 30).holds  # two bins of noise are not a window
     base = comparison(3, 2.0, 11, 1.0, [3, 11])
