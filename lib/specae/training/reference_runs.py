@@ -137,20 +137,23 @@ def write_reference_run(name: str, result: TrainResult, trained_with: dict,
 
 def probe_losses(preset: Preset, data: SpectraSet | None = None, steps: int = PROBE_STEPS) -> dict:
     """The loss terms (total, reconstruction, KL) summed over the first ``steps`` steps of ``preset``, trained
-    on the CPU with one thread from its seeds: what the validity test recomputes."""
+    on the CPU with one thread from its seeds, and the L2 norm of the weights after them: what the validity
+    test recomputes."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with tempfile.TemporaryDirectory(prefix="specae-probe-") as folder:
             train(preset, folder, device="cpu", progress=False, data=data,
                   options=TrainOptions(stop_at_step=steps))
-            _, _, state = load_checkpoint(Path(folder) / "checkpoint.pt")
+            _, model, state = load_checkpoint(Path(folder) / "checkpoint.pt")
     finally:
         torch.set_num_threads(previous)
     if state["step"] != steps or state["epoch"] != 0:
         raise ValueError(f"the probe needs {steps} steps inside the first epoch; the run stopped at step "
                          f"{state['step']}, epoch {state['epoch']}")
-    return {"steps": steps, "loss_sums": dict(zip(("total", "reconstruction", "kl"), state["epoch_sums"], strict=True))}
+    weights = torch.cat([parameter.detach().double().flatten() for parameter in model.parameters()])
+    return {"steps": steps, "loss_sums": dict(zip(("total", "reconstruction", "kl"), state["epoch_sums"], strict=True)),
+            "weights_l2": float(weights.norm())}
 
 
 def probe_steps(history: list[dict]) -> int:
