@@ -70,3 +70,20 @@ def test_doppler_sweep_measures_the_velocity_a_node_encodes():
     np.testing.assert_allclose(sweep.values, [-48.0, -24.0, 0.0, 24.0, 48.0])
     np.testing.assert_allclose(sweep.shifts, sweep.values - 10.0, atol=0.5)
     assert sweep.span == pytest.approx(96.0, abs=1.0)
+
+
+def test_a_node_that_rises_then_falls_turns_at_the_window_end_beyond_its_band():
+    """Node = tent of RV peaking at +40 km/s (+ small noise): the monotonic window around 0 rises up to the bin
+    peak; the next bin falls by ≈ 0.2, far beyond a bootstrap half width of ≈ 0.003, so the high end turns."""
+    from specae.analysis.traversal import median_band, monotonic_window, turning_ends
+
+    rng = np.random.default_rng(0)
+    rv = rng.uniform(-100, 100, 4000)
+    node = 1 - np.abs(rv - 40) / 50 + rng.normal(0, 0.02, rv.size)
+    window = monotonic_window(rv, node, bin_width=10.0)
+    band = median_band(rv, node, window.centres, 10.0, n_bootstrap=100)
+    assert window.direction == 1 and window.high == 45.0 and window.low == -95.0  # the bin 40–50 holds the peak
+    assert band.half_width.max() < 0.01
+    assert turning_ends(window, band) == ["high"]  # the low end is the data's edge, not a turn
+    flat = median_band(rv, node + 10 * (rv > 40) * (rv - 40) / 50, window.centres, 10.0, n_bootstrap=50)
+    assert turning_ends(window, flat) == []  # keeps rising past the window: no turn

@@ -120,6 +120,53 @@ def monotonic_window(label: np.ndarray, node: np.ndarray, bin_width: float, min_
 
 
 @dataclass(frozen=True)
+class MedianBand:
+    """A node's binned median against a label with a bootstrap band over the points (stars).
+
+    centres, medians: (m,) the populated bins (as :func:`monotonic_window` reads them); half_width: (m,) half
+    the 16–84 % range of the bootstrap medians of each bin.
+    """
+
+    centres: np.ndarray
+    medians: np.ndarray
+    half_width: np.ndarray
+
+
+def median_band(label: np.ndarray, node: np.ndarray, centres: np.ndarray, bin_width: float, n_bootstrap: int = 200,
+                seed: int = 0) -> MedianBand:
+    """Bootstrap (resampling the points, e.g. one spectrum per star) the node's median in each bin of
+    ``centres`` ± ``bin_width``/2. label, node: (n,)."""
+    finite = np.isfinite(label) & np.isfinite(node)
+    label, node = np.asarray(label)[finite], np.asarray(node)[finite]
+    rng = np.random.default_rng(seed)
+    samples = rng.integers(0, label.size, size=(n_bootstrap, label.size))
+    medians, half = np.empty(centres.size), np.empty(centres.size)
+    for b, centre in enumerate(centres):
+        inside = np.abs(label - centre) <= bin_width / 2
+        medians[b] = np.median(node[inside])
+        boot = [np.median(node[sample[inside[sample]]]) for sample in samples if inside[sample].any()]
+        low, high = np.percentile(boot, [16, 84])
+        half[b] = (high - low) / 2
+    return MedianBand(centres=np.asarray(centres, dtype=float), medians=medians, half_width=half)
+
+
+def turning_ends(window: MonotonicWindow, band: MedianBand) -> list[str]:
+    """The ends of ``window`` ("low", "high") inside the populated range where the node's median turns: the next
+    bin outside moves against the window's direction by more than the larger band half width of the two bins."""
+    index = {float(centre): i for i, centre in enumerate(band.centres)}
+    ends = []
+    for name, edge, outward in (("low", window.low, -1), ("high", window.high, +1)):
+        i = index.get(float(edge))
+        j = None if i is None else i + outward
+        if j is None or not 0 <= j < band.centres.size:
+            continue
+        step = (band.medians[j] - band.medians[i]) * outward  # the change moving outwards
+        if -window.direction * step > max(band.half_width[i], band.half_width[j]):
+            ends.append(name)
+    return ends
+
+
+@dataclass(frozen=True)
 class DopplerSweep:
     """A node swept over the values it takes: values: (m,) node values decoded; shifts: (m,) Doppler shift
     (km/s) of each decoded spectrum against the decoding of the unchanged code."""
