@@ -74,7 +74,8 @@ def test_doppler_sweep_measures_the_velocity_a_node_encodes():
 
 def test_a_node_that_rises_then_falls_turns_at_the_window_end_beyond_its_band():
     """Node = tent of RV peaking at +40 km/s (+ small noise): the monotonic window around 0 rises up to the bin
-    peak; the next bin falls by ≈ 0.2, far beyond a bootstrap half width of ≈ 0.003, so the high end turns."""
+    holding the peak; the next bin falls by ≈ 0.2, far beyond a bootstrap half width of ≈ 0.003, so the high
+    end turns."""
     from specae.analysis.traversal import median_band, monotonic_window, turning_ends
 
     rng = np.random.default_rng(0)
