@@ -225,10 +225,10 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     assert cache.default_cache_dir() == tmp_path / "runs"
     assert cache_info(tiny(), "cpu").path.parent == tmp_path / "runs"
     monkeypatch.delenv("SPECAE_CACHE")
-    repo = cache.PACKAGE_DIR.parents[1]
+    repo = cache.REPO_DIR
     expected = repo / "_build" / "cache" if (repo / "_toc.yml").is_file() else Path.home() / ".cache/specae/runs"
     assert cache.default_cache_dir() == expected
-    monkeypatch.setattr(cache, "PACKAGE_DIR", tmp_path / "site-packages" / "specae")
+    monkeypatch.setattr(cache, "REPO_DIR", tmp_path / "site-packages")  # installed: no book around the package
     assert cache.default_cache_dir() == Path.home() / ".cache" / "specae" / "runs"
 
 

@@ -13,7 +13,7 @@ CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
 
 
 @pytest.mark.parametrize("parameters, message", [
-    (dict(preset="fast"), r"preset = 'fast': choose one of \['paper', 'quick', 'smoke'\]"),
+    (dict(preset="fast"), r"preset = 'fast': choose one of \['paper', 'quick', 'smoke', 'study'\]"),
     (dict(latent_sizes=[0, 4]), r"latent_sizes = \[0, 4\]: use a non-empty list of integers ≥ 1"),
     (dict(latent_sizes=16), r"latent_sizes = 16: use a non-empty list"),
     (dict(latent_sizes=[]), r"latent_sizes = \[\]: use a non-empty list"),
