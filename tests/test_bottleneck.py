@@ -122,3 +122,16 @@ def test_bottleneck_runs_trains_each_family_at_each_size_once(monkeypatch):
                                                                           (16, False)]
     assert list(runs) == ["β-VAE", "deterministic"] and list(runs["β-VAE"]) == [4, 16]
     assert runs["deterministic"][16].preset.train.beta == 0.0 and runs["β-VAE"][4].preset.train.beta > 0
+
+
+def test_nested_pca_equals_separate_fits_and_star_mean_weighs_stars_equally():
+    from specae.analysis.bottleneck import pca_reconstruct, pca_reconstructions, star_mean
+    from specae.training.datasets import load_synthetic
+
+    data = load_synthetic(get_preset("smoke").data)
+    train, test = np.arange(0, 60), np.arange(60, 96)
+    nested = pca_reconstructions(data, train, test, [2, 8])
+    for size in (2, 8):  # float32 output of float64 fits of the same data: equal within 1e-5 absolute
+        np.testing.assert_allclose(nested[size], pca_reconstruct(data, train, test, size), rtol=0, atol=1e-5)
+    assert star_mean([1.0, 1.0, 1.0, 4.0], [7, 7, 7, 9]) == 2.5  # per-spectrum mean would be 1.75
+    assert star_mean([1.0, np.nan, 3.0], [0, 0, 1]) == 2.0

@@ -36,6 +36,28 @@ def reconstruct(model: SpectrumAutoencoder, data: SpectraSet, indices) -> np.nda
     return torch.cat(parts).numpy()
 
 
+def pca_reconstructions(data: SpectraSet, train, test, sizes, seed: int = 0) -> dict[int, np.ndarray]:
+    """Latent size → (n_test, n_pix) reconstructions of spectra ``test`` by the first ``size`` components of
+    one PCA fitted on spectra ``train`` (the components are nested, so one fit serves every size)."""
+    sizes = sorted(set(sizes))
+    pca = PCA(n_components=sizes[-1], svd_solver="full", random_state=seed)
+    pca.fit(data.flux[np.asarray(train)].numpy().astype(np.float64))
+    centred = data.flux[np.asarray(test)].numpy().astype(np.float64) - pca.mean_
+    codes = centred @ pca.components_.T
+    return {size: (codes[:, :size] @ pca.components_[:size] + pca.mean_).astype(np.float32) for size in sizes}
+
+
+def star_mean(values: np.ndarray, object_ids: np.ndarray) -> float:
+    """The mean over stars of each star's mean of ``values`` (n,) (NaN left out), so that a star observed 200
+    times weighs as much as one observed once. object_ids: (n,)."""
+    values, object_ids = np.asarray(values, dtype=np.float64), np.asarray(object_ids)
+    kept = np.isfinite(values)
+    stars, which = np.unique(object_ids[kept], return_inverse=True)
+    if stars.size == 0:
+        raise ValueError("no finite value to average")
+    return float(np.mean(np.bincount(which, weights=values[kept]) / np.bincount(which)))
+
+
 def pca_reconstruct(data: SpectraSet, train, test, n_components: int, seed: int = 0) -> np.ndarray:
     """(n_test, n_pix) reconstructions of spectra ``test`` from a PCA with ``n_components`` fitted on ``train``.
 
@@ -66,15 +88,23 @@ def masked_l1(reconstruction: np.ndarray, target: np.ndarray, mask: np.ndarray) 
     return float(np.abs(reconstruction - target)[mask].mean())
 
 
-def error_table(reconstructions: dict[int, np.ndarray], target: np.ndarray, mask: np.ndarray) -> list[dict]:
-    """Masked L1 of each reconstruction over all valid pixels, over line cores and over the continuum.
+def error_table(reconstructions: dict[int, np.ndarray], target: np.ndarray, mask: np.ndarray,
+                object_ids: np.ndarray | None = None) -> list[dict]:
+    """Masked L1 of each reconstruction over all valid pixels, over line cores and over the continuum, and
+    (given each spectrum's star, ``object_ids`` (n,)) ``stars``: the mean over stars of each star's mean error.
 
     reconstructions: latent size → (n, n_pix); target, mask: (n, n_pix). One dict per size, sorted by size.
     """
     cores = line_core_mask(target, mask)
     continuum = mask & ~cores
-    return [dict(size=size, all=masked_l1(r, target, mask), line_cores=masked_l1(r, target, cores),
-                 continuum=masked_l1(r, target, continuum)) for size, r in sorted(reconstructions.items())]
+    rows = []
+    for size, r in sorted(reconstructions.items()):
+        row = dict(size=size, all=masked_l1(r, target, mask), line_cores=masked_l1(r, target, cores),
+                   continuum=masked_l1(r, target, continuum))
+        if object_ids is not None:
+            row["stars"] = star_mean(per_spectrum_l1(r, target, mask), object_ids)
+        rows.append(row)
+    return rows
 
 
 def per_spectrum_l1(reconstruction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
