@@ -54,6 +54,7 @@ def _train_command(out, *launcher):
             "--no-progress"]
 
 
+@pytest.mark.slow
 def test_torchrun_with_two_processes_matches_one_process_with_the_combined_batch(tmp_path):
     """Smoke preset, 2 epochs of 6 steps (batches of 15 spectra split 8 + 7 over the ranks): the weights
     agree within 1e-6 (observed ≈ 5e-8; float sums in another order) and so do the recorded losses.

@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from specae.io.fits import HarpsSpectrum, read_spectrum, write_adp
@@ -21,6 +22,7 @@ GRID_FACTOR = 40  # small shards; the FITS files themselves are full resolution
 TIMEOUT_S = 60
 
 
+@pytest.mark.slow
 def test_killed_ingest_resumes_with_every_file_stored_or_rejected_once(tmp_path):
     source, store = tmp_path / "source", tmp_path / "store"
     names = _write_synthetic_folder(source)

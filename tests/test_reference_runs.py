@@ -111,6 +111,7 @@ COMMITTED = reference_runs()
 PROBE_RTOL = 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run", COMMITTED, ids=[run.name for run in COMMITTED])
 def test_a_committed_reference_run_is_what_the_code_trains(run):
     """Validity: the study run's configuration is still the study's, its schedule samples are what the

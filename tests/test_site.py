@@ -95,6 +95,8 @@ async (settleMs) => {
 }
 """
 
+pytestmark = pytest.mark.slow  # builds the site from the committed chapters and opens every page in a browser
+
 
 def is_local(url: str) -> bool:
     parts = urlsplit(url)

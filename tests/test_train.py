@@ -179,6 +179,7 @@ def test_large_validation_sets_are_evaluated_on_a_fixed_subset():
     assert np.array_equal(_evaluation_sets(split, preset, limit=4000)[0], split.validation)
 
 
+@pytest.mark.slow
 def test_compiled_training_steps_match_eager_ones(tmp_path, smoke_data, monkeypatch):
     """torch.compile (inductor, ≈ 30 s to compile here) computes the same step. From identical weights, one batch
     and one ε, the loss terms agree within 1e-5 and the gradient within 1e-4 (relative): fused kernels may only

@@ -53,6 +53,7 @@ def epoch_on_disk(folder) -> int:
     return max(epochs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_sigkill_at_a_random_moment_then_resume_gives_the_same_weights(tmp_path, smoke_data, uninterrupted, seed):
     rng = np.random.default_rng(seed)
