@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 PRESET ?= quick
 DEVICE ?= auto
 
-.PHONY: setup data book test chapters clean chromium reference-runs
+.PHONY: setup data book test chapters clean chromium reference-runs verify-runs
 
 setup: $(STAMP)
 
@@ -42,6 +42,12 @@ chapters: setup data
 # interruption), writing each to runs/<name>/ as it finishes; DEVICE=cuda trains them on a GPU.
 reference-runs: setup
 	$(PY) -m specae reference-runs --device $(DEVICE)
+
+# Retrain one committed reference run from scratch here and compare it with runs/ (≈ 25 min on 2 cores):
+# make verify-runs RUN=vae16-seed0
+RUN ?= vae16-seed0
+verify-runs: setup
+	$(PY) -m specae verify-run $(RUN) --device $(DEVICE)
 
 clean:
 	rm -rf _build

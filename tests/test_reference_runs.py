@@ -122,3 +122,16 @@ def test_a_committed_reference_run_is_what_the_code_trains(run):
     for term, value in run.manifest["probe"]["loss_sums"].items():
         assert probe["loss_sums"][term] == pytest.approx(value, rel=PROBE_RTOL, abs=1e-12), term
     assert probe["weights_l2"] == pytest.approx(run.manifest["probe"]["weights_l2"], rel=PROBE_RTOL)
+
+
+def test_verify_retrains_a_committed_run_and_finds_it_equal_here(tmp_path, monkeypatch):
+    """On the machine that trained it, a retrained run equals the committed one bit for bit (a smoke-sized
+    study run stands in for the real ones, which take 25 minutes)."""
+    import specae.training.study_runs as study_runs
+
+    monkeypatch.setattr(study_runs, "study_preset", lambda name: get_preset("smoke", **TINY))
+    result = cached_train(study_runs.study_preset("x"), device="cpu", cache_dir=tmp_path / "a", reference=False)
+    write_reference_run("vae16-seed0", result, trained_with(result), tmp_path / "runs")
+    report = study_runs.verify_study_run("vae16-seed0", device="cpu", cache_dir=tmp_path / "b",
+                                         runs_dir=tmp_path / "runs")
+    assert report["epochs"] == 2 and report["max_relative_difference"] == 0 and report["max_weight_difference"] == 0

@@ -25,7 +25,7 @@ from specae.training.feeds import training_source
 from specae.training.loop import train
 from specae.training.options import PRECISIONS, TrainOptions
 from specae.training.presets import PRESETS, get_preset
-from specae.training.study_runs import STUDY_RUNS, train_study_runs
+from specae.training.study_runs import STUDY_RUNS, train_study_runs, verify_study_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,12 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     study.add_argument("--workers", type=int, default=None,
                        help="runs trained side by side (default: one per CPU core on a CPU, one on a GPU)")
     study.add_argument("--runs-dir", default=None, help="where reference runs are written (default: runs/)")
+    verify = commands.add_parser("verify-run", help="retrain a committed study run here and compare it with runs/")
+    verify.add_argument("name", choices=list(STUDY_RUNS), metavar="NAME", help=f"one of {list(STUDY_RUNS)}")
+    verify.add_argument("--device", default="auto", help=f"one of {DEVICE_CHOICES}")
     figures = commands.add_parser("figures", help="exported figures: is each still current?")
     figures.add_argument("action", choices=["verify"], help="verify: recompute each figure's provenance")
     figures.add_argument("--folder", default=None, help="exported figures (default: figures/ of the book)")
     args = parser.parse_args(argv)
     command = {"train": _train, "ingest": _ingest, "fetch": _fetch, "samples": _samples,
-               "figures": _figures, "reference-runs": _reference_runs}[args.command]
+               "figures": _figures, "reference-runs": _reference_runs, "verify-run": _verify_run}[args.command]
     try:
         return command(args)
     except (ValueError, OSError, RuntimeError) as error:  # bad input or I/O: a message, not a traceback
@@ -101,6 +104,17 @@ def _train(args: argparse.Namespace) -> int:
 
 def _reference_runs(args: argparse.Namespace) -> int:
     train_study_runs(args.only, device=args.device, workers=args.workers, runs_dir=args.runs_dir)
+    return 0
+
+
+def _verify_run(args: argparse.Namespace) -> int:
+    report = verify_study_run(args.name, device=args.device)
+    print(f"{report['name']}: validation L1 per epoch, committed → retrained here")
+    for epoch, (theirs, ours) in enumerate(zip(report["committed"], report["retrained"], strict=True), start=1):
+        print(f"  epoch {epoch:2d}: {theirs:.6f} → {ours:.6f}")
+    print(f"largest relative difference {report['max_relative_difference']:.2e}; largest weight difference "
+          f"{report['max_weight_difference']:.2e}; retrained in {report['retrained_seconds'] / 60:.1f} min "
+          f"(committed run: {report['committed_device']})")
     return 0
 
 

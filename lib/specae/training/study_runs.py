@@ -53,6 +53,30 @@ def study_preset(name: str) -> Preset:
     return get_preset(STUDY_PRESET, **STUDY_RUNS[name])
 
 
+def verify_study_run(name: str, device: str = "auto", cache_dir: str | os.PathLike | None = None,
+                     runs_dir: str | os.PathLike | None = None) -> dict:
+    """Retrain study run ``name`` from scratch on this machine (through the run cache, never the committed run)
+    and compare it with the committed one: per-epoch validation L1 of both, the largest relative difference,
+    and the largest difference of any weight (0 on the machine and kernels that trained it)."""
+    preset = study_preset(name)
+    committed = find_reference_run(preset, runs_dir)
+    if committed is None:
+        raise ValueError(f"{name} has no committed run in {runs_dir or 'runs/'}; train it with make reference-runs")
+    retrained = cached_train_many([preset], device=device, cache_dir=cache_dir, reference=False)[0]
+    model, history, _ = committed.load("cpu")
+    ours = [record["validation_reconstruction"] for record in retrained.history]
+    theirs = [record["validation_reconstruction"] for record in history]
+    weights = retrained.model.cpu().state_dict()
+    return {
+        "name": name, "epochs": len(ours), "committed": theirs, "retrained": ours,
+        "max_relative_difference": max(abs(a - b) / b for a, b in zip(ours, theirs, strict=True)),
+        "max_weight_difference": max(float((weights[key] - value).abs().max())
+                                     for key, value in model.state_dict().items()),
+        "committed_device": committed.manifest["device"],
+        "retrained_seconds": sum(record["seconds"] for record in retrained.history),
+    }
+
+
 def train_study_runs(names: Iterable[str] | None = None, device: str = "auto", workers: int | None = None,
                      runs_dir: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
                      report: Callable[[str], None] = print) -> list[str]:
