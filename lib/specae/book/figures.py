@@ -1,5 +1,6 @@
-"""Figures that belong to no single chapter's module: the loss history (chapter 03), the error against
-bottleneck size (04), and reconstructions in the line windows :data:`LINE_WINDOWS` (04 and 07)."""
+"""Figures that belong to no single chapter's module: the loss history and the runs' convergence (chapter
+03), the error against bottleneck size (04), and reconstructions in the line windows :data:`LINE_WINDOWS`
+(04 and 07)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,32 @@ def plot_loss_history(history: list[dict]) -> Figure:
     ax_beta.plot(epoch, [row["beta"] for row in history], color="0.5", lw=1, ls=":", label="β")
     ax_beta.set_ylabel("β", color="0.4")
     ax_kl.legend(frameon=False, fontsize="small", loc="upper right")
+    return fig
+
+
+def plot_convergence(histories: dict[str, list[dict]], verdicts: dict[str, object], columns: int = 6) -> Figure:
+    """Each run's validation L1 against step, the span the convergence criterion judges (its last 20 % of
+    steps) shaded and the best value before it dashed; the panel's title gives the verdict.
+
+    histories: run name → per-epoch history; verdicts: run name → :class:`~specae.analysis.convergence.Convergence`.
+    """
+    rows = -(-len(histories) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 1.9 * rows), layout="constrained", squeeze=False)
+    for ax, (name, history) in zip(axes.flat, histories.items(), strict=False):  # spare panels hidden below
+        steps = [record["step"] for record in history]
+        values = [record["validation_reconstruction"] for record in history]
+        verdict = verdicts[name]
+        ax.axvspan(0.8 * steps[-1], steps[-1], color="0.9")
+        ax.axhline(verdict.best_before, color="0.4", lw=0.8, ls="--")
+        ax.plot(steps, values, "o-", ms=2.5, lw=1, color="tab:blue" if verdict.converged else "tab:red")
+        ax.set_ylim(verdict.best_before * 0.97, values[len(values) // 4] if len(values) > 3 else max(values))
+        ax.set_title(f"{name}\n{'converged' if verdict.converged else 'NOT converged'}, "
+                     f"{100 * verdict.late_gain:+.2f} %", fontsize="small")
+        ax.tick_params(labelsize="x-small")
+    for ax in list(axes.flat)[len(histories):]:
+        ax.set_visible(False)
+    fig.supxlabel("step")
+    fig.supylabel("validation masked L1 (z = μ)")
     return fig
 
 
