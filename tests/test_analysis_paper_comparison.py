@@ -39,3 +39,10 @@ def test_comparison_table_counts_informative_nodes_and_names_the_nodes(planted):
     assert rows["informative nodes (MAD > 0.02)"] == "4 of 16"
     assert rows["RV node"] == "z3" and rows["Teff node"] == "z9"
     assert dict(zip(table["quantity"], table["paper"], strict=True))["RV node"] == "z124"
+
+
+def test_without_informative_nodes_every_node_is_a_candidate(planted):
+    mu, labels = planted
+    quiet = mu * 0.001  # every MAD below 0.02
+    comparison = compare_with_paper(quiet, labels, n_bootstrap=5, n_null=100)
+    assert comparison.informative.size == 0 and comparison.nodes["rv"].node == 3
