@@ -7,7 +7,7 @@ inference code; the first author's later project and later re-analyses use the s
 for small presets average ``factor`` neighbouring pixels; a coarse pixel is valid only when all the
 fine pixels it holds are valid, so the mask is rebinned consistently with the flux. A grid may also
 cover a window of the lattice (``start_pixel``, ``fine_pixels``): the study preset sees 32,768 fine
-pixels from 4,960.0 Å binned by 4, keeping the paper's velocity resolution on a laptop budget.
+pixels from 4,959.99 Å binned by 4, keeping the paper's velocity resolution on a laptop budget.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class Grid:
             )
 
     def describe(self) -> str:
-        """e.g. "factor 40" for the whole grid, "factor 4, 4960.00–5287.68 Å" for a window."""
+        """e.g. "factor 40" for the whole grid, "factor 4, 4959.99–5287.66 Å" for a window."""
         if self.is_whole:
             return f"factor {self.factor}"
         end = self.start_angstrom + PIXEL_STEP_ANGSTROM * (self.fine_pixels - 1)
