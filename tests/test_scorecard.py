@@ -1,5 +1,7 @@
 """Scorecard checks: each claim's verdict flips exactly at its stated tolerance."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -46,7 +48,12 @@ def test_c2_compares_at_common_sizes():
 
 def test_c3_to_c7_tolerances():
     assert check_c3(0.040, 0.0439).holds and not check_c3(0.040, 0.0441).holds and not check_c3(0.04, 0.0359).holds
-    assert check_c4(7, 16).holds and not check_c4(8, 16).holds and not check_c4(0, 16).holds
+    assert check_c4({2: 2, 16: 5, 32: 6}, 16, n_factors=5).holds
+    assert not check_c4({16: 6, 32: 6}, 16, n_factors=5).holds  # more informative nodes than factors
+    assert not check_c4({16: 0, 32: 0}, 16, n_factors=5).holds
+    assert not check_c4({16: 4, 32: 6}, 16, n_factors=5).holds  # does not level off
+    with pytest.raises(ValueError, match="a larger size"):
+        check_c4({16: 4}, 16, n_factors=5)
     assert check_c5(comparison(3, 1.8, 11, 0.5, [3, 11])).holds
     assert not check_c5(comparison(3, 1.8, 3, 1.5, [3])).holds
     assert not check_c5(comparison(3, 1.8, 11, 0.49, [3, 11])).holds
@@ -56,8 +63,16 @@ def test_c3_to_c7_tolerances():
     # … a runner-up at more than best / 1.5, or within 0.2 nats, does not
     assert not check_c5(comparison(3, 1.51, 11, 1.33, [3, 11, 5], ((5, 0.33), (5, 0.9)))).holds
     assert not check_c5(comparison(3, 0.55, 11, 1.33, [3, 11, 5], ((5, 0.36), (5, 0.69)))).holds
-    assert check_c6(-30, 40, -150, 150, 30).holds and not check_c6(-150, 150, -150, 150, 30).holds
-    assert not check_c6(-15, -5, -80, 150, 30).holds  # two bins of noise are not a window
+    window = SimpleNamespace(low=-25.0, high=35.0)
+    rising = np.linspace(-20, 25, 15)
+    assert check_c6(window, 7, (-100, 100), ["high"], rising).holds
+    assert not check_c6(window, 7, (-100, 100), [], rising).holds  # never turns
+    assert not check_c6(window, 2, (-100, 100), ["high"], rising).holds  # two bins are not a window
+    assert not check_c6(SimpleNamespace(low=-25.0, high=100.0), 13, (-100, 100), ["high"], rising).holds  # data edge
+    assert not check_c6(window, 7, (-100, 100), ["high"], np.linspace(-5, 5, 15)).holds  # spans 10 < 30 km/s
+    wiggle = rising.copy()
+    wiggle[7] = wiggle[9]
+    assert not check_c6(window, 7, (-100, 100), ["high"], wiggle).holds  # not monotonic
     base = comparison(3, 2.0, 11, 1.0, [3, 11])
     assert check_c7(base, comparison(3, 1.5, 5, 1.2, [3, 5, 8])).holds
     assert not check_c7(base, comparison(3, 2.0, 11, 0.74, [3, 11])).holds

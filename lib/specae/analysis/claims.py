@@ -146,11 +146,21 @@ def check_c3(train_error: float, validation_error: float) -> ClaimCheck:
         abs(gap) <= TRAIN_VALIDATION_TOLERANCE)
 
 
-def check_c4(n_informative: int, n_nodes: int, paper_informative: int = 6, paper_nodes: int = 128) -> ClaimCheck:
-    """Informative node count by median absolute deviation (threshold as in the released §6 notebook)."""
+def check_c4(counts: Mapping[int, int], main_size: int, n_factors: int, paper_informative: int = 6,
+             paper_nodes: int = 128) -> ClaimCheck:
+    """Informative node counts (MAD > 0.02, β-VAE) by latent size (``counts``: size → count, with the main size
+    and a larger one), against the survey's number of true factors (:func:`specae.analysis.factors`)."""
+    larger = sorted(size for size in counts if size > main_size)
+    if main_size not in counts or not larger:
+        raise ValueError(f"C4 needs the count at the main size {main_size} and at a larger size; got {sorted(counts)}")
+    main, next_count = counts[main_size], counts[larger[0]]
+    holds = 1 <= main <= n_factors and next_count - main <= 1
+    by_size = ", ".join(f"{size}: {count}" for size, count in sorted(counts.items()))
     return ClaimCheck(
-        "C4", f"{paper_informative} of {paper_nodes}", f"{n_informative} of {n_nodes}",
-        "at least one, and fewer than half of the nodes", 1 <= n_informative < n_nodes / 2)
+        "C4", f"{paper_informative} of {paper_nodes}",
+        f"{main} of {main_size} at the main size ({n_factors} true factors); by size {by_size}",
+        f"at least 1 and at most the {n_factors} true factors at {main_size} latents, and at most 1 more at "
+        f"{larger[0]} (levelling off)", holds)
 
 
 def check_c5(comparison: PaperComparison) -> ClaimCheck:
@@ -174,13 +184,26 @@ def _leads(node) -> bool:
     return node.ksg >= MI_MARGIN_RATIO * node.second_ksg and node.ksg - node.second_ksg >= MI_MARGIN_NATS
 
 
-def check_c6(low: float, high: float, rv_low: float, rv_high: float, min_width: float) -> ClaimCheck:
-    """The RV node's monotonic window (km/s), the velocity span of the data, and the narrowest window
-    that counts as a real monotonic stretch rather than bin-to-bin noise (e.g. three bins)."""
-    holds = high - low >= min_width and (rv_low < low or high < rv_high)
+def check_c6(window, n_bins: int, rv_span: tuple[float, float], turning_ends: Sequence[str],
+             sweep_shifts: Sequence[float]) -> ClaimCheck:
+    """The RV node's monotonic window (a :class:`~specae.analysis.traversal.MonotonicWindow`, ``n_bins`` bins
+    wide), the data's RV span (km/s), the window ends where the binned median turns beyond its bootstrap band
+    (:func:`~specae.analysis.traversal.turning_ends`), and the Doppler shifts (km/s) of a decoder traversal of
+    the node across the window's node values, in traversal order."""
+    shifts = np.asarray(sweep_shifts, dtype=float)
+    steps = np.diff(shifts)
+    monotonic = bool(np.all(steps > 0) or np.all(steps < 0))
+    span, width = float(shifts.max() - shifts.min()), window.high - window.low
+    inside = [end for end in turning_ends if (end == "low" and window.low > rv_span[0])
+              or (end == "high" and window.high < rv_span[1])]
+    holds = n_bins >= 3 and bool(inside) and monotonic and span >= width / 2
     return ClaimCheck(
-        "C6", "≈ −26 … +40 km/s", f"{low:.0f} … {high:+.0f} km/s (data span {rv_low:.0f} … {rv_high:+.0f})",
-        f"at least {min_width:.0f} km/s wide, and ending inside the data's span on one side or both", holds)
+        "C6", "≈ −26 … +40 km/s",
+        f"{window.low:.0f} … {window.high:+.0f} km/s ({n_bins} bins; data {rv_span[0]:.0f} … {rv_span[1]:+.0f}); "
+        f"turns at {', '.join(inside) or 'no end'}; traversal spans {span:.1f} km/s"
+        f"{'' if monotonic else ', not monotonically'}",
+        "≥ 3 bins, turning beyond its bootstrap band at an end inside the data's span, and a traversal whose "
+        "decoded shift rises monotonically over at least half the window's width", holds)
 
 
 def check_c7(balanced: PaperComparison, unbalanced: PaperComparison) -> ClaimCheck:
