@@ -5,16 +5,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from astropy.table import Table
 
-from specae.analysis import bottleneck
 from specae.analysis.bottleneck import (
-    bottleneck_runs,
     error_table,
     errors_by_size,
     line_core_mask,
     masked_flux,
     masked_l1,
-    pca_reconstruct,
+    pca_reconstructions,
 )
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.presets import get_preset
@@ -31,14 +30,19 @@ def test_line_cores_are_the_dips_not_the_continuum():
 
 
 def test_masked_l1_and_error_table():
-    target = np.ones((2, 10))
-    target[:, 4] = 0.5
+    target = np.ones((3, 10))
+    target[:, 4] = 0.5  # one line core per spectrum
+    target[2] *= 2  # the third spectrum, of another star, is twice as bright
     mask = np.ones_like(target, dtype=bool)
-    good, flat = target.copy(), np.ones_like(target)
-    rows = error_table({4: flat, 2: good}, target, mask)
+    flat = np.ones_like(target)  # misses the line, and the third spectrum's continuum
+    rows = error_table({4: flat, 2: target.copy()}, target, mask, object_ids=np.array([7, 7, 9]))
     assert [row["size"] for row in rows] == [2, 4]
-    assert rows[0]["all"] == 0.0 and rows[1]["line_cores"] == pytest.approx(0.5) and rows[1]["continuum"] == 0.0
-    assert masked_l1(flat, target, mask) == pytest.approx(0.05)
+    assert rows[0]["all"] == 0.0 and rows[0]["stars"] == 0.0
+    # star 7: two spectra of error 0.05; star 9: one of (9 × 1 + 0) / 10 = 0.9 → R = (0.05 + 0.9) / 2
+    assert rows[1]["stars"] == pytest.approx(0.475) and rows[1]["all"] == pytest.approx((0.05 + 0.05 + 0.9) / 3)
+    # line cores: misses of 0.5, 0.5 and 0 (the third core is 1.0, as flat); continuum: 9 of 27 pixels miss by 1
+    assert rows[1]["line_cores"] == pytest.approx(1 / 3) and rows[1]["continuum"] == pytest.approx(9 / 27)
+    assert masked_l1(flat, target, mask) == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="no pixel selected"):
         masked_l1(flat, target, np.zeros_like(mask))
 
@@ -49,10 +53,9 @@ def test_pca_with_enough_components_reconstructs_a_low_rank_set_exactly():
     flux = torch.as_tensor(rng.normal(size=(40, 3)) @ basis, dtype=torch.float32)
     data = SpectraSet(flux=flux, mask=torch.ones_like(flux, dtype=torch.bool), degenerate=np.zeros(40, bool),
                       labels=None)
-    exact = pca_reconstruct(data, np.arange(30), np.arange(30, 40), n_components=3)
-    np.testing.assert_allclose(exact, flux[30:].numpy(), atol=1e-4)
-    rough = pca_reconstruct(data, np.arange(30), np.arange(30, 40), n_components=1)
-    assert np.abs(rough - flux[30:].numpy()).mean() > 0.1
+    fits = pca_reconstructions(data, np.arange(30), np.arange(30, 40), sizes=[1, 3])
+    np.testing.assert_allclose(fits[3], flux[30:].numpy(), atol=1e-4)
+    assert np.abs(fits[1] - flux[30:].numpy()).mean() > 0.1
 
 
 def test_example_star_is_the_brightest_g_or_k_star():
@@ -81,7 +84,7 @@ def _low_rank_set(n: int = 40, n_pix: int = 64) -> SpectraSet:
     flux = torch.as_tensor(1.0 + 0.3 * rng.normal(size=(n, 2)) @ rng.normal(size=(2, n_pix)), dtype=torch.float32)
     mask = torch.ones_like(flux, dtype=torch.bool)
     mask[:, :4] = False
-    return SpectraSet(flux=flux, mask=mask, degenerate=np.zeros(n, bool), labels=None)
+    return SpectraSet(flux=flux, mask=mask, degenerate=np.zeros(n, bool), labels=Table({"object_id": np.arange(n)}))
 
 
 def test_errors_by_size_scores_each_family_and_a_pca_of_each_size():
@@ -99,8 +102,8 @@ def test_errors_by_size_scores_each_family_and_a_pca_of_each_size():
     assert all(row[key] == 0.0 for row in errors["deterministic"] for key in ("all", "line_cores", "continuum"))
     assert [row["size"] for row in errors["PCA"]] == [2, 4]
     assert errors["PCA"][0]["all"] < 1e-5  # rank 2 + a constant: two components and the mean reconstruct it
-    assert errors["PCA"] == error_table({size: pca_reconstruct(data, train, validation, size) for size in (2, 4)},
-                                        target, mask)
+    assert errors["PCA"] == error_table(pca_reconstructions(data, train, validation, (2, 4)), target, mask,
+                                        data.object_ids[validation])
 
 
 def test_masked_flux_hides_the_masked_pixels():
@@ -109,29 +112,18 @@ def test_masked_flux_hides_the_masked_pixels():
     assert np.isnan(flux[:4]).all() and np.array_equal(flux[4:], data.flux[3, 4:].numpy())
 
 
-def test_bottleneck_runs_trains_each_family_at_each_size_once(monkeypatch):
-    asked = []
-
-    def fake_cached_train_many(presets, device, data):
-        asked.extend(presets)
-        return [SimpleNamespace(preset=p) for p in presets]
-
-    monkeypatch.setattr(bottleneck, "cached_train_many", fake_cached_train_many)
-    runs = bottleneck_runs(get_preset("smoke"), [16, 4, 4], device="cpu")
-    assert [(p.model.latent_dim, p.model.variational) for p in asked] == [(4, True), (16, True), (4, False),
-                                                                          (16, False)]
-    assert list(runs) == ["β-VAE", "deterministic"] and list(runs["β-VAE"]) == [4, 16]
-    assert runs["deterministic"][16].preset.train.beta == 0.0 and runs["β-VAE"][4].preset.train.beta > 0
-
-
 def test_nested_pca_equals_separate_fits_and_star_mean_weighs_stars_equally():
-    from specae.analysis.bottleneck import pca_reconstruct, pca_reconstructions, star_mean
+    from sklearn.decomposition import PCA
+
+    from specae.analysis.bottleneck import star_mean
     from specae.training.datasets import load_synthetic
 
     data = load_synthetic(get_preset("smoke").data)
     train, test = np.arange(0, 60), np.arange(60, 96)
     nested = pca_reconstructions(data, train, test, [2, 8])
     for size in (2, 8):  # float32 output of float64 fits of the same data: equal within 1e-5 absolute
-        np.testing.assert_allclose(nested[size], pca_reconstruct(data, train, test, size), rtol=0, atol=1e-5)
+        separate = PCA(n_components=size, svd_solver="full").fit(data.flux[train].numpy().astype(np.float64))
+        alone = separate.inverse_transform(separate.transform(data.flux[test].numpy().astype(np.float64)))
+        np.testing.assert_allclose(nested[size], alone, rtol=0, atol=1e-5)
     assert star_mean([1.0, 1.0, 1.0, 4.0], [7, 7, 7, 9]) == 2.5  # per-spectrum mean would be 1.75
     assert star_mean([1.0, np.nan, 3.0], [0, 0, 1]) == 2.0

@@ -10,10 +10,11 @@ from specae.analysis.claims import CLAIMS, check_c1, check_c2, check_c3, check_c
 
 
 def rows(*errors, lines=None, continuum=None):
+    """Error rows with R (``stars``) = errors; the pooled ``all`` is NaN, so a check that read it would fail."""
     sizes = [2 ** (i + 1) for i in range(len(errors))]
     lines = lines or [2 * e for e in errors]
     continuum = continuum or [e / 2 for e in errors]
-    return [dict(size=size, all=error, line_cores=line_error, continuum=continuum_error)
+    return [dict(size=size, stars=error, all=np.nan, line_cores=line_error, continuum=continuum_error)
             for size, error, line_error, continuum_error in zip(sizes, errors, lines, continuum, strict=True)]
 
 
@@ -43,7 +44,7 @@ def test_c2_compares_at_common_sizes():
     assert not check_c2(rows(0.05, 0.05), rows(0.05, 0.0515)).holds  # ratios 1.00 and 0.97
     assert not check_c2(rows(0.05), rows(0.05)).holds  # equal: not above 1 on average
     with pytest.raises(ValueError, match="common size"):
-        check_c2(rows(0.05), [dict(size=64, all=0.04)])
+        check_c2(rows(0.05), [dict(size=64, stars=0.04)])
 
 
 def test_c3_to_c7_tolerances():

@@ -3,20 +3,20 @@ mutual information with labels, disentanglement scores against true factors, lab
 the split's latent shift, where the sampler's draws go, the paper's claims and the released files."""
 
 from specae.analysis.bottleneck import (
-    FAMILIES,
-    bottleneck_runs,
     error_table,
     errors_by_size,
     example_star,
     masked_flux,
-    pca_reconstruct,
+    pca_reconstructions,
     per_spectrum_l1,
     reconstruct,
     reconstruction_errors,
 )
 from specae.analysis.claims import (
     CLAIMS,
+    INCONCLUSIVE,
     ClaimCheck,
+    ClaimVerdict,
     check_c1,
     check_c2,
     check_c3,
@@ -24,12 +24,15 @@ from specae.analysis.claims import (
     check_c5,
     check_c6,
     check_c7,
+    judge,
 )
+from specae.analysis.convergence import Convergence, convergence
 from specae.analysis.disentanglement import DisentanglementScores, FactorScores, disentanglement_scores
 from specae.analysis.draw_shares import DrawShares, draw_shares
+from specae.analysis.factors import FactorSensitivity, factor_sensitivity
 from specae.analysis.informative import informative_nodes, node_dispersion
 from specae.analysis.latent_shift import LatentShift, latent_shift
-from specae.analysis.latents import EncodedSet, encode_labelled, encode_means, usable
+from specae.analysis.latents import EncodedSet, encode_labelled, encode_means, one_per_star, usable
 from specae.analysis.mutual_information import (
     MI_BINS,
     MIEstimate,
@@ -50,22 +53,27 @@ from specae.analysis.published import (
     published_labels,
     read_published_labels,
 )
+from specae.analysis.run_sets import FAMILIES, RunSet, train_run_set
 from specae.analysis.traversal import (
     DopplerSweep,
+    MedianBand,
     MonotonicWindow,
     doppler_shift_kms,
     doppler_sweep,
+    median_band,
     monotonic_window,
     traverse,
+    turning_ends,
 )
 
-__all__ = ["CLAIMS", "ClaimCheck", "DisentanglementScores", "DopplerSweep", "DrawShares", "EncodedSet", "FAMILIES",
-           "FactorScores", "LABEL_COLUMNS", "LabelNode", "LatentShift", "MIEstimate", "MIIndicator", "MI_BINS",
-           "MonotonicWindow", "PaperComparison", "ProbeResult", "RELEASED_CHECKPOINT_ITERATIONS", "bottleneck_runs",
-           "check_c1", "check_c2", "check_c3", "check_c4", "check_c5", "check_c6", "check_c7", "compare_with_paper",
-           "disentanglement_scores", "doppler_shift_kms", "doppler_sweep", "draw_shares", "encode_labelled",
-           "encode_means", "error_table", "errors_by_size", "estimate_mi", "example_star", "histogram_mi",
-           "informative_nodes", "ksg_mi", "label_node", "latent_shift", "load_published_latents", "masked_flux",
-           "mi_indicator", "mi_table", "monotonic_window", "node_dispersion", "object_folds", "pca_reconstruct",
+__all__ = ["CLAIMS", "ClaimCheck", "ClaimVerdict", "Convergence", "DisentanglementScores", "DopplerSweep",
+           "DrawShares", "EncodedSet", "FAMILIES", "FactorScores", "FactorSensitivity", "INCONCLUSIVE", "LABEL_COLUMNS", "LabelNode",
+           "LatentShift", "MIEstimate", "MIIndicator", "MI_BINS", "MedianBand", "MonotonicWindow", "PaperComparison",
+           "ProbeResult", "RELEASED_CHECKPOINT_ITERATIONS", "RunSet", "check_c1", "check_c2", "check_c3", "check_c4",
+           "check_c5", "check_c6", "check_c7", "compare_with_paper", "convergence", "disentanglement_scores",
+           "doppler_shift_kms", "doppler_sweep", "draw_shares", "encode_labelled", "encode_means", "error_table",
+           "errors_by_size", "estimate_mi", "example_star", "factor_sensitivity", "histogram_mi", "informative_nodes", "judge", "ksg_mi",
+           "label_node", "latent_shift", "load_published_latents", "masked_flux", "median_band", "mi_indicator",
+           "mi_table", "monotonic_window", "node_dispersion", "object_folds", "one_per_star", "pca_reconstructions",
            "per_spectrum_l1", "probe_labels", "published_labels", "read_published_labels", "reconstruct",
-           "reconstruction_errors", "sigma_clip_label", "traverse", "usable"]
+           "reconstruction_errors", "sigma_clip_label", "train_run_set", "traverse", "turning_ends", "usable"]

@@ -9,20 +9,9 @@ from sklearn.decomposition import PCA
 
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.spectra.spectra_set import SpectraSet
-from specae.training.presets import Preset
-from specae.training.run_cache import cached_train_many
+from specae.analysis.latents import one_per_star, usable
 
 _BATCH = 256
-FAMILIES = {"β-VAE": dict(variational=True), "deterministic": dict(variational=False)}  # name → overrides
-
-
-def bottleneck_runs(preset: Preset, sizes, device="auto", data: SpectraSet | None = None) -> dict[str, dict]:
-    """A run of each family of :data:`FAMILIES` at each latent size, trained or read from the run cache:
-    family → size → :class:`~specae.training.loop.TrainResult`, sizes in increasing order."""
-    sizes = sorted(set(sizes))
-    presets = [preset.with_overrides(latent_dim=size, **family) for family in FAMILIES.values() for size in sizes]
-    trained = iter(cached_train_many(presets, device=device, data=data))
-    return {name: {size: next(trained) for size in sizes} for name in FAMILIES}
 
 
 @torch.no_grad()
@@ -58,17 +47,6 @@ def star_mean(values: np.ndarray, object_ids: np.ndarray) -> float:
     return float(np.mean(np.bincount(which, weights=values[kept]) / np.bincount(which)))
 
 
-def pca_reconstruct(data: SpectraSet, train, test, n_components: int, seed: int = 0) -> np.ndarray:
-    """(n_test, n_pix) reconstructions of spectra ``test`` from a PCA with ``n_components`` fitted on ``train``.
-
-    Masked pixels are zero in every spectrum, so they do not steer the components.
-    """
-    pca = PCA(n_components=n_components, svd_solver="full", random_state=seed)
-    pca.fit(data.flux[np.asarray(train)].numpy().astype(np.float64))
-    codes = pca.transform(data.flux[np.asarray(test)].numpy().astype(np.float64))
-    return pca.inverse_transform(codes).astype(np.float32)
-
-
 def line_core_mask(flux: np.ndarray, mask: np.ndarray, depth: float = 0.05, width: int = 15) -> np.ndarray:
     """(n, n_pix) bool: valid pixels at least ``depth`` below their running maximum over ±``width`` pixels.
 
@@ -89,22 +67,19 @@ def masked_l1(reconstruction: np.ndarray, target: np.ndarray, mask: np.ndarray) 
 
 
 def error_table(reconstructions: dict[int, np.ndarray], target: np.ndarray, mask: np.ndarray,
-                object_ids: np.ndarray | None = None) -> list[dict]:
-    """Masked L1 of each reconstruction over all valid pixels, over line cores and over the continuum, and
-    (given each spectrum's star, ``object_ids`` (n,)) ``stars``: the mean over stars of each star's mean error.
+                object_ids: np.ndarray) -> list[dict]:
+    """One dict per latent size, sorted by size: ``stars``, the error R the claims use (the mean over stars of
+    each star's mean masked L1, so a star observed 200 times weighs as much as one observed once); ``all``,
+    the masked L1 pooled over every valid pixel; and pooled over line cores and over the continuum.
 
-    reconstructions: latent size → (n, n_pix); target, mask: (n, n_pix). One dict per size, sorted by size.
+    reconstructions: latent size → (n, n_pix); target, mask: (n, n_pix); object_ids: (n,) each spectrum's star.
     """
     cores = line_core_mask(target, mask)
     continuum = mask & ~cores
-    rows = []
-    for size, r in sorted(reconstructions.items()):
-        row = dict(size=size, all=masked_l1(r, target, mask), line_cores=masked_l1(r, target, cores),
-                   continuum=masked_l1(r, target, continuum))
-        if object_ids is not None:
-            row["stars"] = star_mean(per_spectrum_l1(r, target, mask), object_ids)
-        rows.append(row)
-    return rows
+    return [dict(size=size, stars=star_mean(per_spectrum_l1(r, target, mask), object_ids),
+                 all=masked_l1(r, target, mask), line_cores=masked_l1(r, target, cores),
+                 continuum=masked_l1(r, target, continuum))
+            for size, r in sorted(reconstructions.items())]
 
 
 def per_spectrum_l1(reconstruction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -136,13 +111,15 @@ def masked_flux(data: SpectraSet, index: int) -> np.ndarray:
 
 def errors_by_size(models: dict[str, dict[int, object]], data: SpectraSet, train, validation,
                    seed: int = 0) -> dict[str, list[dict]]:
-    """:func:`error_table` of spectra ``validation`` for each family of trained runs (family → latent size →
-    run with a ``model``) and for a PCA of each of their sizes fitted on spectra ``train`` ("PCA")."""
-    validation = np.asarray(validation, dtype=np.int64)
+    """:func:`error_table` of the usable spectra of ``validation`` for each family of trained runs (family →
+    latent size → run with a ``model``) and for PCA at each of their sizes ("PCA"), fitted on one spectrum
+    per star of ``train`` so that, like the balanced sampler, it weighs every training star equally."""
+    validation = usable(data, validation)
     target, mask = data.flux[validation].numpy(), data.mask[validation].numpy()
+    stars = data.object_ids[validation]
     errors = {name: error_table({size: reconstruct(run.model, data, validation) for size, run in family.items()},
-                                target, mask) for name, family in models.items()}
+                                target, mask, stars) for name, family in models.items()}
     sizes = sorted({size for family in models.values() for size in family})
-    errors["PCA"] = error_table({size: pca_reconstruct(data, train, validation, size, seed) for size in sizes},
-                                target, mask)
+    pca = pca_reconstructions(data, one_per_star(data, train), validation, sizes, seed)
+    errors["PCA"] = error_table(pca, target, mask, stars)
     return errors

@@ -105,17 +105,18 @@ def _falls(errors: Sequence[float]) -> bool:
 
 
 def check_c1(rows: Sequence[dict]) -> ClaimCheck:
-    """rows: error_table rows (size, all, line_cores, continuum) by increasing size, ≥ 2 sizes."""
+    """rows: :func:`~specae.analysis.bottleneck.error_table` rows by increasing size, ≥ 2 sizes: R (``stars``)
+    and the pooled line-core and continuum errors."""
     if len(rows) < 2:
         raise ValueError("C1 needs errors at two or more bottleneck sizes")
     first, last = rows[0], rows[-1]
     line_gain = 1 - last["line_cores"] / first["line_cores"]
     continuum_gain = 1 - last["continuum"] / first["continuum"]
-    holds = (_falls([row["all"] for row in rows]) and last["all"] <= (1 - MIN_SIZE_GAIN) * first["all"]
+    holds = (_falls([row["stars"] for row in rows]) and last["stars"] <= (1 - MIN_SIZE_GAIN) * first["stars"]
              and line_gain > continuum_gain)
     return ClaimCheck(
         "C1", "error falls with size (no numbers published)",
-        f"{first['all']:.4f} → {last['all']:.4f} from {first['size']} to {last['size']} latents; "
+        f"{first['stars']:.4f} → {last['stars']:.4f} from {first['size']} to {last['size']} latents; "
         f"line-core error {-100 * line_gain:+.0f} %, continuum {-100 * continuum_gain:+.0f} %",
         f"no size step raises the error by more than {100 * SIZE_SLACK:.0f} %; the largest size at least "
         f"{100 * MIN_SIZE_GAIN:.0f} % below the smallest; line cores gain more than the continuum",
@@ -123,9 +124,9 @@ def check_c1(rows: Sequence[dict]) -> ClaimCheck:
 
 
 def check_c2(variational: Sequence[dict], deterministic: Sequence[dict]) -> ClaimCheck:
-    """Error rows of β-VAE and deterministic models; compared at the sizes both have."""
-    by_size = {row["size"]: row["all"] for row in deterministic}
-    pairs = [(row["size"], row["all"], by_size[row["size"]]) for row in variational if row["size"] in by_size]
+    """Error rows (R, ``stars``) of β-VAE and deterministic models; compared at the sizes both have."""
+    by_size = {row["size"]: row["stars"] for row in deterministic}
+    pairs = [(row["size"], row["stars"], by_size[row["size"]]) for row in variational if row["size"] in by_size]
     if not pairs:
         raise ValueError("C2 needs β-VAE and deterministic models of at least one common size")
     ratios = [vae / det for _, vae, det in pairs]

@@ -1,0 +1,68 @@
+"""The runs a chapter compares: each model family at several latent sizes, and the main size over several
+training seeds, read from the reference runs (or the run cache) or trained when missing.
+
+A claim is judged once per seed (docs/decisions.md, *The study*): seed s uses the main size's run of seed s
+and, at the other sizes, the runs of the first seed, which is what the study trains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from specae.analysis.convergence import convergence
+from specae.spectra.spectra_set import SpectraSet
+from specae.training.loop import TrainResult
+from specae.training.presets import Preset
+from specae.training.run_cache import cached_train_many
+
+FAMILIES = {"β-VAE": dict(variational=True), "deterministic": dict(variational=False)}  # name → overrides
+
+
+@dataclass(frozen=True)
+class RunSet:
+    """runs: family → (latent size, seed) → run; main_size: the size trained over every seed; seeds: the
+    training seeds, the first of which also trains the other sizes."""
+
+    runs: dict[str, dict[tuple[int, int], TrainResult]]
+    main_size: int
+    seeds: tuple[int, ...]
+
+    @property
+    def sizes(self) -> list[int]:
+        return sorted({size for family in self.runs.values() for size, _ in family})
+
+    def by_size(self, family: str, seed: int | None = None) -> dict[int, TrainResult]:
+        """Latent size → run of ``family`` as seed ``seed`` (default: the first) judges a claim: the main size
+        trained with that seed, the other sizes with the first seed."""
+        seed = self.seeds[0] if seed is None else seed
+        return {size: self.runs[family][(size, seed if size == self.main_size else self.seeds[0])]
+                for size in self.sizes}
+
+    def by_seed(self, family: str) -> dict[int, TrainResult]:
+        """Seed → run of ``family`` at the main size."""
+        return {seed: self.runs[family][(self.main_size, seed)] for seed in self.seeds}
+
+    def converged(self, family: str | None = None) -> bool:
+        """Whether every run (of ``family``, default all) meets the convergence criterion."""
+        families = self.runs if family is None else {family: self.runs[family]}
+        return all(convergence(run.history).converged for runs in families.values() for run in runs.values())
+
+
+def train_run_set(preset: Preset, sizes: Sequence[int] = (), seeds: Sequence[int] = (0,), device: str = "auto",
+                  data: SpectraSet | None = None, retrain: bool = False,
+                  families: dict[str, dict] | None = None) -> RunSet:
+    """Each family of ``families`` (default :data:`FAMILIES`) at each of ``sizes`` with the first seed, and at
+    the preset's latent size with every seed of ``seeds``; reference runs are loaded unless ``retrain``, and
+    the missing runs train side by side (:func:`~specae.training.run_cache.cached_train_many`)."""
+    families = FAMILIES if families is None else families
+    seeds = tuple(dict.fromkeys(seeds))
+    if not seeds:
+        raise ValueError("give at least one training seed, e.g. seeds=[0, 1, 2]")
+    main = preset.model.latent_dim
+    cells = sorted({(size, seeds[0]) for size in sizes} | {(main, seed) for seed in seeds})
+    presets = [preset.with_overrides(latent_dim=size, seed=seed, **overrides)
+               for overrides in families.values() for size, seed in cells]
+    trained = iter(cached_train_many(presets, device=device, data=data, reference=not retrain))
+    runs = {name: {cell: next(trained) for cell in cells} for name in families}
+    return RunSet(runs=runs, main_size=main, seeds=seeds)
