@@ -2,10 +2,15 @@
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
+import torch
+from astropy.table import Table
 
 from specae.analysis import run_sets
-from specae.analysis.run_sets import train_run_set
+from specae.analysis.bottleneck import error_table, pca_reconstructions
+from specae.analysis.run_sets import RunSet, errors_by_seed, train_run_set
+from specae.spectra.spectra_set import SpectraSet
 from specae.training.presets import get_preset
 
 
@@ -42,3 +47,50 @@ def test_retrain_skips_the_reference_runs_and_a_run_set_needs_a_seed(monkeypatch
     assert asked[0] is False
     with pytest.raises(ValueError, match="at least one training seed"):
         train_run_set(get_preset("smoke"), sizes=[4], seeds=[])
+
+
+class Scaled(torch.nn.Module):
+    """A stand-in autoencoder that reconstructs every spectrum as ``factor`` × itself."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = torch.nn.Parameter(torch.tensor(factor))
+
+    def encode(self, x):
+        return x * self.factor, None
+
+    def decode(self, z):
+        return z
+
+
+def _low_rank_set(n: int = 40, n_pix: int = 64) -> SpectraSet:
+    rng = np.random.default_rng(1)
+    flux = torch.as_tensor(1.0 + 0.3 * rng.normal(size=(n, 2)) @ rng.normal(size=(2, n_pix)), dtype=torch.float32)
+    mask = torch.ones_like(flux, dtype=torch.bool)
+    mask[:, :4] = False
+    return SpectraSet(flux=flux, mask=mask, degenerate=np.zeros(n, bool), labels=Table({"object_id": np.arange(n)}))
+
+
+def test_errors_by_seed_uses_each_seeds_main_run_and_the_first_seeds_other_sizes_and_one_pca():
+    data = _low_rank_set()
+    train, validation = np.arange(30), np.arange(30, 40)
+    runs = RunSet(runs={"β-VAE": {(2, 0): SimpleNamespace(model=Scaled(0.9)),
+                                  (4, 0): SimpleNamespace(model=Scaled(0.95)),
+                                  (4, 1): SimpleNamespace(model=Scaled(0.8))},
+                        "deterministic": {(2, 0): SimpleNamespace(model=Scaled(1.0)),
+                                          (4, 0): SimpleNamespace(model=Scaled(1.0)),
+                                          (4, 1): SimpleNamespace(model=Scaled(1.0))}},
+                  main_size=4, seeds=(0, 1))
+    errors = errors_by_seed(runs, data, train, validation)
+    assert list(errors) == [0, 1] and list(errors[0]) == ["β-VAE", "deterministic", "PCA"]
+    target, mask = data.flux[validation].numpy(), data.mask[validation].numpy()
+    mean_flux = np.abs(target[mask]).mean()  # one spectrum per star: R equals the pooled error when counts match
+    assert [row["size"] for row in errors[1]["β-VAE"]] == [2, 4]
+    assert errors[0]["β-VAE"][0]["all"] == pytest.approx(0.10 * mean_flux, rel=1e-5)  # |x − 0.9 x| = 0.1 |x|
+    assert errors[1]["β-VAE"][0] == errors[0]["β-VAE"][0]  # seed 1 has no run of size 2: the first seed's
+    assert errors[0]["β-VAE"][1]["all"] == pytest.approx(0.05 * mean_flux, rel=1e-5)
+    assert errors[1]["β-VAE"][1]["all"] == pytest.approx(0.20 * mean_flux, rel=1e-5)  # seed 1's main run
+    assert all(row[key] == 0.0 for row in errors[1]["deterministic"] for key in ("stars", "line_cores", "continuum"))
+    assert errors[0]["PCA"] is errors[1]["PCA"] and errors[0]["PCA"][0]["stars"] < 1e-5  # rank 2 + a constant
+    pca = pca_reconstructions(data, train, validation, (2, 4))  # one spectrum per star in train: all of them
+    assert errors[0]["PCA"] == error_table(pca, target, mask, data.object_ids[validation])

@@ -9,7 +9,6 @@ from sklearn.decomposition import PCA
 
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.spectra.spectra_set import SpectraSet
-from specae.analysis.latents import one_per_star, usable
 
 _BATCH = 256
 
@@ -107,19 +106,3 @@ def example_star(teff, snr, low: float = 4_500.0, high: float = 6_000.0) -> int:
 def masked_flux(data: SpectraSet, index: int) -> np.ndarray:
     """(n_pix,) normalised flux of spectrum ``index`` with NaN where its mask is False (as plots show it)."""
     return np.where(data.mask[index].numpy(), data.flux[index].numpy(), np.nan)
-
-
-def errors_by_size(models: dict[str, dict[int, object]], data: SpectraSet, train, validation,
-                   seed: int = 0) -> dict[str, list[dict]]:
-    """:func:`error_table` of the usable spectra of ``validation`` for each family of trained runs (family →
-    latent size → run with a ``model``) and for PCA at each of their sizes ("PCA"), fitted on one spectrum
-    per star of ``train`` so that, like the balanced sampler, it weighs every training star equally."""
-    validation = usable(data, validation)
-    target, mask = data.flux[validation].numpy(), data.mask[validation].numpy()
-    stars = data.object_ids[validation]
-    errors = {name: error_table({size: reconstruct(run.model, data, validation) for size, run in family.items()},
-                                target, mask, stars) for name, family in models.items()}
-    sizes = sorted({size for family in models.values() for size in family})
-    pca = pca_reconstructions(data, one_per_star(data, train), validation, sizes, seed)
-    errors["PCA"] = error_table(pca, target, mask, stars)
-    return errors

@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from specae.analysis.bottleneck import error_table, pca_reconstructions, reconstruct
 from specae.analysis.convergence import convergence
+from specae.analysis.latents import one_per_star, usable
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.loop import TrainResult
 from specae.training.presets import Preset
@@ -32,12 +36,15 @@ class RunSet:
     def sizes(self) -> list[int]:
         return sorted({size for family in self.runs.values() for size, _ in family})
 
+    def cell(self, size: int, seed: int) -> tuple[int, int]:
+        """The (size, training seed) of the run that judges ``seed``'s claims at ``size``: the main size trained
+        with that seed, the other sizes with the first seed."""
+        return size, seed if size == self.main_size else self.seeds[0]
+
     def by_size(self, family: str, seed: int | None = None) -> dict[int, TrainResult]:
-        """Latent size → run of ``family`` as seed ``seed`` (default: the first) judges a claim: the main size
-        trained with that seed, the other sizes with the first seed."""
+        """Latent size → run of ``family`` that judges seed ``seed``'s claims (default: the first seed)."""
         seed = self.seeds[0] if seed is None else seed
-        return {size: self.runs[family][(size, seed if size == self.main_size else self.seeds[0])]
-                for size in self.sizes}
+        return {size: self.runs[family][self.cell(size, seed)] for size in self.sizes}
 
     def by_seed(self, family: str) -> dict[int, TrainResult]:
         """Seed → run of ``family`` at the main size."""
@@ -66,3 +73,22 @@ def train_run_set(preset: Preset, sizes: Sequence[int] = (), seeds: Sequence[int
     trained = iter(cached_train_many(presets, device=device, data=data, reference=not retrain))
     runs = {name: {cell: next(trained) for cell in cells} for name in families}
     return RunSet(runs=runs, main_size=main, seeds=seeds)
+
+
+def errors_by_seed(runs: RunSet, data: SpectraSet, train, validation, pca_seed: int = 0) -> dict[int, dict]:
+    """Seed → family → :func:`~specae.analysis.bottleneck.error_table` rows (one per size) of the usable
+    spectra of ``validation``, for the runs that judge that seed's claims (:meth:`RunSet.cell`), plus "PCA":
+    one nested PCA fitted on one spectrum per star of ``train`` (so that, like the balanced sampler, it weighs
+    every training star equally), the same for every seed. Each run reconstructs the spectra once."""
+    validation = usable(data, validation)
+    target, mask, stars = data.flux[validation].numpy(), data.mask[validation].numpy(), data.object_ids[validation]
+
+    def row(size: int, reconstruction: np.ndarray) -> dict:
+        return error_table({size: reconstruction}, target, mask, stars)[0]
+
+    rows = {(family, cell): row(cell[0], reconstruct(run.model, data, validation))
+            for family, cells in runs.runs.items() for cell, run in cells.items()}
+    pca = pca_reconstructions(data, one_per_star(data, train), validation, runs.sizes, pca_seed)
+    pca_rows = [row(size, reconstruction) for size, reconstruction in pca.items()]
+    return {seed: {**{family: [rows[(family, runs.cell(size, seed))] for size in runs.sizes] for family in runs.runs},
+                   "PCA": pca_rows} for seed in runs.seeds}

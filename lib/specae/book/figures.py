@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
 
@@ -58,30 +59,52 @@ def plot_convergence(histories: dict[str, list[dict]], verdicts: dict[str, objec
     return fig
 
 
-def plot_error_vs_bottleneck(curves: dict[str, list[dict]]) -> Figure:
-    """Masked L1 against latent size for each model family: all pixels, line cores, continuum.
+def plot_error_vs_bottleneck(curves: dict[str, list[dict]], seed_spread: dict[str, list[float]] | None = None,
+                             main_size: int | None = None) -> Figure:
+    """Reconstruction error against latent size for each model family. Left: R, the mean over validation
+    stars (``stars``), with the range over training seeds at the main size; right: the pooled error in line
+    cores (dashed) and in the continuum (dotted).
 
     curves: family name (e.g. "β-VAE", "deterministic", "PCA") → rows of
-    :func:`specae.analysis.bottleneck.error_table` (size, all, line_cores, continuum). A family named "PCA" is grey.
+    :func:`specae.analysis.bottleneck.error_table`; a family named "PCA" is grey. seed_spread: family → R of
+    each seed's run at ``main_size``.
     """
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
-    styles = {"all": "-", "line_cores": "--", "continuum": ":"}
-    names = {"all": "all pixels", "line_cores": "line cores", "continuum": "continuum"}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.0), layout="constrained")
     colours = iter(("tab:blue", "tab:orange", "tab:green", "tab:purple"))
-    sizes = set()
+    sizes = sorted({row["size"] for rows in curves.values() for row in rows})
     for label, rows in curves.items():
         colour = "0.45" if label == "PCA" else next(colours)
-        sizes |= {row["size"] for row in rows}
-        for key, style in styles.items():
-            ax.plot([row["size"] for row in rows], [row[key] for row in rows], style, marker="o", ms=4,
-                    color=colour, label=f"{label}, {names[key]}")
-    ax.set(xscale="log", yscale="log", xlabel="latent dimensions", ylabel="masked L1 per pixel (validation)")
-    ax.set_xticks(sorted(sizes), [str(s) for s in sorted(sizes)])
-    ax.legend(frameon=False, fontsize="small", ncol=len(curves))
+        x = [row["size"] for row in rows]
+        left.plot(x, [row["stars"] for row in rows], "-o", ms=4, color=colour, label=label)
+        spread = (seed_spread or {}).get(label)
+        if spread:
+            left.vlines(main_size, min(spread), max(spread), color=colour, lw=3, alpha=0.6)
+            left.plot([main_size] * len(spread), spread, "_", ms=10, color=colour)
+        right.plot(x, [row["line_cores"] for row in rows], "--o", ms=4, color=colour, label=f"{label}, line cores")
+        right.plot(x, [row["continuum"] for row in rows], ":o", ms=4, color=colour, label=f"{label}, continuum")
+    left.set(ylabel="R: masked L1 per pixel, mean over validation stars")
+    right.set(ylabel="masked L1 per pixel, pooled (validation)")
+    for ax in (left, right):
+        ax.set(xscale="log", yscale="log", xlabel="latent dimensions")
+        ax.set_xticks(sizes, [str(s) for s in sizes])
+        ax.legend(frameon=False, fontsize="small")
     return fig
 
 
-LINE_WINDOWS = {"Mg b": (5_160.0, 5_200.0), "Fe I, Ca I": (6_120.0, 6_180.0), "Hα": (6_540.0, 6_585.0)}  # Å
+LINE_WINDOWS = {  # Å
+    "Fe I 5,006 Å": (4_998.0, 5_014.0), "Mg b": (5_165.0, 5_190.0), "Fe I, Ca I 5,270 Å": (5_262.0, 5_276.0),
+    "Fe I, Ca I 6,150 Å": (6_120.0, 6_180.0), "Hα": (6_540.0, 6_585.0),
+}
+
+
+def line_windows(wavelength: np.ndarray, at_most: int = 3) -> dict[str, tuple[float, float]]:
+    """The first ``at_most`` windows of :data:`LINE_WINDOWS` inside ``wavelength`` (Å, (n,))."""
+    inside = {name: (start, stop) for name, (start, stop) in LINE_WINDOWS.items()
+              if start >= wavelength[0] and stop <= wavelength[-1]}
+    if not inside:
+        raise ValueError(f"none of the line windows {list(LINE_WINDOWS)} lies within the grid's "
+                         f"{wavelength[0]:.1f}–{wavelength[-1]:.1f} Å; add one to LINE_WINDOWS")
+    return dict(list(inside.items())[:at_most])
 
 
 def plot_reconstructions(wavelength, original, reconstructions: dict, zooms: dict) -> Figure:

@@ -59,12 +59,25 @@ def _sizes(value):
                             "(papermill: -y \"latent_sizes: [4, 16]\")")
 
 
+def _seeds(value):
+    ok = isinstance(value, (list, tuple)) and value and all(_is_int(seed) and seed >= 0 for seed in value)
+    return None if ok else "use a non-empty list of integers ≥ 0, e.g. [0, 1, 2] (papermill: -y \"seeds: [0]\")"
+
+
+def _betas(value):
+    ok = isinstance(value, (list, tuple)) and value and all(_is_real(beta) and beta > 0 for beta in value)
+    return None if ok else "use a non-empty list of numbers > 0, e.g. [1e-4, 1e-3, 1e-2]"
+
+
 CHECKS = {
     "preset": _preset,
     "device": _device,
     "seed": _seed,
     "latent_dim": _optional(_positive_int),
     "latent_sizes": _sizes,
+    "seeds": _seeds,
+    "betas": _betas,
+    "retrain": _flag,
     "epochs": _optional(_positive_int),
     "beta": _optional(_non_negative),
     "balanced": _flag,
