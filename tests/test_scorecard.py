@@ -91,5 +91,7 @@ def test_a_claim_holds_only_when_every_seed_agrees_and_every_run_converged():
     mixed = judge("C3", {0: holds, 1: fails, 2: holds}, converged=True)
     assert mixed.verdict == INCONCLUSIVE and "seed 1: training 0.0500, validation 0.0700 (+40.0 %) (✗)" in mixed.ours
     assert judge("C3", {0: holds, 1: holds, 2: holds}, converged=False).verdict == INCONCLUSIVE
+    row = mixed.as_row()
+    assert row["statement"] == CLAIMS["C3"] and row["verdict"] == INCONCLUSIVE and row["tolerance"] == holds.tolerance
     with pytest.raises(ValueError, match="every check must be of C4"):
         judge("C4", {0: holds}, converged=True)

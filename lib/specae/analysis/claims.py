@@ -78,6 +78,10 @@ class ClaimVerdict:
         return "✓" if held == {True} else "✗"
 
     @property
+    def statement(self) -> str:
+        return CLAIMS[self.claim]
+
+    @property
     def paper(self) -> str:
         return next(iter(self.checks.values())).paper
 
@@ -89,6 +93,10 @@ class ClaimVerdict:
     def ours(self) -> str:
         """Each seed's numbers and verdict, e.g. "seed 0: … (✓); seed 1: … (✗)"."""
         return "; ".join(f"seed {seed}: {check.ours} ({check.verdict})" for seed, check in self.checks.items())
+
+    def as_row(self) -> dict:
+        return dict(claim=self.claim, statement=self.statement, paper=self.paper, ours=self.ours,
+                    tolerance=self.tolerance, verdict=self.verdict)
 
 
 def judge(claim: str, checks: Mapping[int, ClaimCheck], converged: bool) -> ClaimVerdict:
