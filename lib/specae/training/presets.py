@@ -147,8 +147,14 @@ class Preset:
             "pixel width (Å)": self.data.grid.step_angstrom, "spectra": self.data.synthetic.n_spectra,
             "objects": self.data.synthetic.n_objects, "latent dimensions": self.model.latent_dim,
             "model": "β-VAE" if self.model.variational else "deterministic", "β": self.train.beta,
-            "epochs": self.train.epochs, "batch size": self.train.batch_size,
-            "learning rate": self.train.learning_rate, "balanced sampling": self.data.balanced,
+            "epochs": self.train.epochs, "draws per epoch": self.train.samples_per_epoch or "the training set",
+            "batch size": self.train.batch_size, "learning rate": self.train.learning_rate,
+            "learning-rate schedule": f"{self.train.lr_schedule}, warm-up {self.train.lr_warmup_steps} steps",
+            "gradient norm clip": self.train.grad_clip or "none",
+            "β warm-up (steps)": f"{self.train.beta_warmup_start:,}–{self.train.beta_warmup_end:,}",
+            "initial log σ² bias": "PyTorch default" if self.model.logvar_bias_init is None
+            else self.model.logvar_bias_init,
+            "balanced sampling": self.data.balanced,
             "seed": self.train.seed, "config hash": self.config_hash()[:12],
         }
 
