@@ -84,6 +84,9 @@ def test_a_window_is_a_slice_of_the_lattice_on_the_whole_grids_bins():
     np.testing.assert_array_equal(window.wavelength, Grid(4).wavelength[first : first + 8192])
     np.testing.assert_array_equal(window.mask, Grid(4).mask[first : first + 8192])
     assert window.describe() == "factor 4, 4959.99–5287.66 Å"
+    # 0.04 Å at the median wavelength 5123.8 Å: 0.04 / 5123.8 × c = 2.34 km/s
+    assert window.velocity_step_kms == pytest.approx(0.04 / np.median(window.wavelength) * 299_792.458, rel=1e-12)
+    assert 2.3 < window.velocity_step_kms < 2.4
     flux = torch.as_tensor(full_resolution_wavelength())
     np.testing.assert_allclose(window.rebin_flux(flux).numpy(), window.wavelength, rtol=0, atol=1e-9)
     with pytest.raises(ValueError, match="must lie inside the 327680 pixels"):

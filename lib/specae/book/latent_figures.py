@@ -6,21 +6,26 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from specae.analysis.traversal import MonotonicWindow
+from specae.analysis.traversal import DopplerSweep, MedianBand, MonotonicWindow
 
 SPECTRAL_CLASSES = "OBAFGKM"  # spec_type_no 0 … 6
 
 
-def plot_dispersion_stems(dispersions: dict[str, np.ndarray], threshold: float) -> Figure:
-    """Median absolute deviation of each node, one panel per model. dispersions: name → (n_nodes,)."""
-    fig, axes = plt.subplots(1, len(dispersions), figsize=(6.4, 2.8), sharey=True, layout="constrained", squeeze=False)
+def plot_dispersion_stems(dispersions: dict[str, np.ndarray], thresholds: dict[str, float | None]) -> Figure:
+    """Median absolute deviation of each node, one panel per model. dispersions: name → (n_nodes,); thresholds:
+    name → the MAD above which a node counts as informative (None: no cut, e.g. for a deterministic code, whose
+    scale no prior fixes)."""
+    fig, axes = plt.subplots(1, len(dispersions), figsize=(6.4, 2.8), layout="constrained", squeeze=False)
     for ax, (name, values) in zip(axes[0], dispersions.items(), strict=True):
-        nodes = np.arange(values.size)
-        informative = values > threshold
-        ax.vlines(nodes, 0, values, color=np.where(informative, "tab:blue", "0.6"))
-        ax.scatter(nodes, values, s=12, color=np.where(informative, "tab:blue", "0.6"), zorder=3)
-        ax.axhline(threshold, color="tab:red", lw=0.8, ls="--")
-        ax.set(yscale="log", xlabel="latent node", title=f"{name}: {informative.sum()} informative")
+        nodes, threshold = np.arange(values.size), thresholds.get(name)
+        informative = values > threshold if threshold is not None else np.zeros(values.size, bool)
+        colours = np.where(informative, "tab:blue", "0.6")
+        ax.vlines(nodes, 0, values, color=colours)
+        ax.scatter(nodes, values, s=12, color=colours, zorder=3)
+        if threshold is not None:
+            ax.axhline(threshold, color="tab:red", lw=0.8, ls="--")
+        title = f"{name}: {informative.sum()} informative" if threshold is not None else f"{name} (no cut)"
+        ax.set(yscale="log", xlabel="latent node", title=title)
     axes[0, 0].set_ylabel("median absolute deviation of μ")
     return fig
 
@@ -53,16 +58,19 @@ def plot_node_scatters(panels: dict[str, tuple[np.ndarray, np.ndarray, str]], sp
     return fig
 
 
-def plot_rv_window(window: MonotonicWindow, rv: np.ndarray, node: np.ndarray, node_values: np.ndarray,
-                   shifts: np.ndarray, node_name: str) -> Figure:
-    """Left: the RV node against true RV, binned medians and the monotonic window (shaded).
-    Right: the Doppler shift of spectra decoded while sweeping that node."""
+def plot_rv_window(window: MonotonicWindow, band: MedianBand, rv: np.ndarray, node: np.ndarray, sweep: DopplerSweep,
+                   node_name: str) -> Figure:
+    """Left: the RV node against true RV (one point per star), its binned median with the bootstrap band and the
+    monotonic window (shaded). Right: the Doppler shift of one star's code decoded while the node sweeps the
+    window's medians. rv, node: (n,)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 2.9), layout="constrained")
     left.scatter(rv, node, s=2, color="0.7", rasterized=True)
-    left.plot(window.centres, window.medians, "o-", color="tab:blue", ms=3)
+    left.fill_between(band.centres, band.medians - band.half_width, band.medians + band.half_width,
+                      color="tab:blue", alpha=0.3, lw=0)
+    left.plot(band.centres, band.medians, "o-", color="tab:blue", ms=3)
     left.axvspan(window.low, window.high, color="tab:orange", alpha=0.2, lw=0)
     left.set(xlabel="true RV (km/s)", ylabel=node_name)
-    right.plot(node_values, shifts, "o-", color="tab:blue", ms=3)
+    right.plot(sweep.values, sweep.shifts, "o-", color="tab:blue", ms=3)
     right.set(xlabel=f"{node_name} (traversal)", ylabel="decoded shift (km/s)")
     return fig
 

@@ -18,6 +18,8 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from specae.constants import SPEED_OF_LIGHT_KMS
+
 WAVELENGTH_MIN_ANGSTROM = 3785.0
 WAVELENGTH_MAX_ANGSTROM = 6910.0
 PIXEL_STEP_ANGSTROM = 0.01
@@ -79,6 +81,11 @@ class Grid:
     def step_angstrom(self) -> float:
         """Pixel width in Å."""
         return PIXEL_STEP_ANGSTROM * self.factor
+
+    @property
+    def velocity_step_kms(self) -> float:
+        """Pixel width in km/s at the grid's median wavelength."""
+        return self.step_angstrom / float(np.median(self.wavelength)) * SPEED_OF_LIGHT_KMS
 
     @property
     def start_angstrom(self) -> float:
