@@ -2,7 +2,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-PRESET ?= quick
+PRESET ?= study
 DEVICE ?= auto
 
 .PHONY: setup data book test chapters clean chromium reference-runs verify-runs

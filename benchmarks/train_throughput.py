@@ -4,7 +4,7 @@ Run by hand from the repository root (not part of the tests); a few minutes on 2
 
     .venv/bin/python benchmarks/train_throughput.py
     .venv/bin/python benchmarks/train_throughput.py --device cuda --json results.json
-    .venv/bin/python benchmarks/train_throughput.py --presets quick --threads 1 2
+    .venv/bin/python benchmarks/train_throughput.py --presets study --threads 1 2
 
 For each preset it times training steps (forward, masked L1 + β·KL, backward, Adam; the function the
 training loop calls) on one batch of the preset's spectra held on the device, counts the FLOPs of a
@@ -56,7 +56,7 @@ def measure(preset_name: str, device: torch.device, seconds: float, options: Tra
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--presets", nargs="+", default=["smoke", "quick", "paper"])
+    parser.add_argument("--presets", nargs="+", default=["smoke", "study", "paper"])
     parser.add_argument("--seconds", type=float, default=10.0, help="timing per measurement")
     parser.add_argument("--threads", type=int, nargs="+", default=None, help="CPU thread counts (default: all cores)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS)

@@ -134,7 +134,7 @@ def execute_in_place(notebook: Path, timeout: int | None) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="quick", help="chapter preset (default: quick)")
+    parser.add_argument("--preset", default="study", help="chapter preset (default: study)")
     parser.add_argument("--device", default="auto", help="torch device (default: auto)")
     parser.add_argument("--stage", type=Path, default=ROOT / "_build" / "stage",
                         help="staging folder (default: _build/stage)")

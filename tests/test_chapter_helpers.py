@@ -24,10 +24,10 @@ def glued(monkeypatch):
 
 
 def test_set_up_chapter_applies_the_preset_overrides_and_only_checks_the_rest():
-    preset = chapter.set_up_chapter(dict(preset="quick", device="cpu", seed=3, latent_dim=None, beta=0.5,
+    preset = chapter.set_up_chapter(dict(preset="study", device="cpu", seed=3, latent_dim=None, beta=0.5,
                                          latent_sizes=[4, 16], mad_threshold=0.02))
-    assert preset == get_preset("quick", seed=3, beta=0.5)
-    assert preset.model.latent_dim == get_preset("quick").model.latent_dim  # None keeps the preset's value
+    assert preset == get_preset("study", seed=3, beta=0.5)
+    assert preset.model.latent_dim == get_preset("study").model.latent_dim  # None keeps the preset's value
 
 
 def test_set_up_chapter_adds_the_fixed_overrides():
@@ -37,7 +37,7 @@ def test_set_up_chapter_adds_the_fixed_overrides():
 
 def test_set_up_chapter_refuses_a_bad_parameter_before_building_anything():
     with pytest.raises(ValueError, match=r"seed = -1: use an integer ≥ 0"):
-        chapter.set_up_chapter(dict(preset="quick", device="cpu", seed=-1))
+        chapter.set_up_chapter(dict(preset="study", device="cpu", seed=-1))
 
 
 def test_set_up_chapter_shows_whole_sentences_only_when_asked():

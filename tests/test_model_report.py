@@ -23,7 +23,7 @@ TINY = AutoencoderConfig(input_length=96, channels=(3, 4, 4, 5, 6), kernels=(7, 
 
 
 def test_released_encoder_sees_65551_pixels_or_655_angstrom():
-    field = receptive_field(paper_architecture())
+    field = receptive_field(paper_architecture(), step_angstrom=0.01)
     assert field["layer"] == "conv15"
     assert (field["pixels"], field["jump"], field["n_positions"]) == (65_551, 16_384, 20)
     assert [row["pixels"] for row in field["per_layer"][:4]] == [7, 15, 31, 47]
@@ -33,17 +33,9 @@ def test_released_encoder_sees_65551_pixels_or_655_angstrom():
     assert field["km_s"] == pytest.approx(SPEED_OF_LIGHT_KMS * 655.51 / 5500.0)
 
 
-@pytest.mark.parametrize("name", ["smoke", "quick"])
-def test_pixel_width_defaults_to_the_preset_grid(name):
-    preset = get_preset(name)
-    field = receptive_field(preset.model)
-    assert field["step_angstrom"] == pytest.approx(preset.data.grid.step_angstrom)
-    assert field["angstrom"] == pytest.approx(field["pixels"] * preset.data.grid.step_angstrom)
-
-
-def test_unknown_pixel_width_is_an_error():
-    with pytest.raises(ValueError, match="pass step_angstrom"):
-        receptive_field(TINY)
+def test_the_pixel_width_scales_the_field_in_angstrom():
+    with pytest.raises(ValueError, match="step_angstrom must be > 0"):
+        receptive_field(TINY, step_angstrom=0.0)
     assert receptive_field(TINY, step_angstrom=0.5)["angstrom"] == pytest.approx(0.5 * receptive_field(
         TINY, step_angstrom=1.0)["pixels"])
 
@@ -144,7 +136,7 @@ def test_flop_count_leaves_the_global_random_state_alone():
 def test_smoke_summary_agrees_with_its_parts():
     preset = get_preset("smoke")
     table = architecture_summary(preset)["smoke"]
-    field, flops = receptive_field(preset.model), flops_per_spectrum(preset.model)
+    field, flops = receptive_field(preset.model, preset.data.grid.step_angstrom), flops_per_spectrum(preset.model)
     assert table["pixels per spectrum"] == 1_024
     assert table["bottleneck (channels × positions)"] == "32 × 32"
     assert table["parameters"] == SpectrumAutoencoder(preset.model).n_parameters

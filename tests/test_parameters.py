@@ -13,7 +13,7 @@ CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
 
 
 @pytest.mark.parametrize("parameters, message", [
-    (dict(preset="fast"), r"preset = 'fast': choose one of \['paper', 'quick', 'smoke', 'study'\]"),
+    (dict(preset="fast"), r"preset = 'fast': choose one of \['paper', 'smoke', 'study'\]"),
     (dict(latent_sizes=[0, 4]), r"latent_sizes = \[0, 4\]: use a non-empty list of integers ≥ 1"),
     (dict(latent_sizes=16), r"latent_sizes = 16: use a non-empty list"),
     (dict(latent_sizes=[]), r"latent_sizes = \[\]: use a non-empty list"),
@@ -31,7 +31,7 @@ def test_each_bad_parameter_is_named_with_what_is_allowed(parameters, message):
 
 
 def test_good_parameters_pass_and_several_problems_are_all_named():
-    check_parameters(preset="quick", device="cuda:1", seed=0, latent_dim=None, latent_sizes=(2, 4), epochs=None,
+    check_parameters(preset="study", device="cuda:1", seed=0, latent_dim=None, latent_sizes=(2, 4), epochs=None,
                      beta=0, balanced=False, mad_threshold=0.02, rv_bin_width=10)
     with pytest.raises(ValueError, match=r"bad chapter parameters: preset = 'x'.*; seed = -1"):
         check_parameters(preset="x", seed=-1)

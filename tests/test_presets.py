@@ -21,30 +21,30 @@ def test_paper_preset_is_the_released_model():
 
 
 def test_overrides_change_the_hash_and_only_what_they_name():
-    quick = get_preset("quick")
-    smaller = get_preset("quick", latent_dim=4, epochs=3, data_seed=9, channels=[8] * 10)
+    study = get_preset("study")
+    smaller = get_preset("study", latent_dim=4, epochs=3, data_seed=9, channels=[8] * 10)
     assert smaller.model.latent_dim == 4 and smaller.train.epochs == 3 and smaller.data.synthetic.seed == 9
     assert smaller.model.channels == (8,) * 10
-    assert smaller.config_hash() != quick.config_hash()
-    assert smaller.model.kernels == quick.model.kernels and smaller.train.batch_size == quick.train.batch_size
+    assert smaller.config_hash() != study.config_hash()
+    assert smaller.model.kernels == study.model.kernels and smaller.train.batch_size == study.train.batch_size
 
 
 def test_deterministic_override_drops_the_kl_weight():
-    assert get_preset("quick", variational=False).train.beta == 0.0
+    assert get_preset("study", variational=False).train.beta == 0.0
     with pytest.raises(ValueError, match="no KL term; set beta=0"):
-        get_preset("quick", variational=False, beta=0.1)
+        get_preset("study", variational=False, beta=0.1)
 
 
 def test_bad_presets_and_overrides_name_the_problem():
-    known = r"\['paper', 'quick', 'smoke', 'study'\]"
+    known = r"\['paper', 'smoke', 'study'\]"
     with pytest.raises(ValueError, match=rf"unknown preset 'fast'; choose one of {known}"):
         get_preset("fast")
     with pytest.raises(ValueError, match=r"unknown override\(s\) \['latent_size'\]; known keys"):
-        get_preset("quick", latent_size=4)
+        get_preset("study", latent_size=4)
     with pytest.raises(ValueError, match="latent_dim must be an integer ≥ 1"):
         get_preset("smoke", latent_dim=0)
     with pytest.raises(ValueError, match="epochs must be an integer ≥ 0"):
         get_preset("smoke", epochs=-1)
-    quick, smoke = get_preset("quick"), get_preset("smoke")
-    with pytest.raises(ValueError, match="1024 pixels but this grid .factor 40. has 8192"):
-        Preset(name="mismatched", data=quick.data, model=smoke.model, train=smoke.train)
+    study, smoke = get_preset("study"), get_preset("smoke")
+    with pytest.raises(ValueError, match=r"1024 pixels but this grid \(factor 4, 4959.99–5287.66 Å\) has 8192"):
+        Preset(name="mismatched", data=study.data, model=smoke.model, train=smoke.train)

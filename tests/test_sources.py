@@ -63,8 +63,9 @@ def test_the_paper_survey_is_rendered_per_batch_not_held_in_memory():
 
 
 def test_a_store_on_another_grid_is_refused_with_the_fix(smoke_store):
-    with pytest.raises(ValueError, match=r"on the grid \(factor 320\), the preset trains on \(factor 40\)"):
-        StoreSource(smoke_store, get_preset("quick").data)
+    refused = r"on the grid \(factor 320\), the preset trains on \(factor 4, 4959.99–5287.66 Å\)"
+    with pytest.raises(ValueError, match=refused):
+        StoreSource(smoke_store, get_preset("study").data)
 
 
 def test_spectra_already_in_the_store_are_refused(smoke_store):

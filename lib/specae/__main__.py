@@ -1,6 +1,6 @@
 """Command line of specae.
 
-``python -m specae train --preset quick --out runs/quick --set latent_dim=8``
+``python -m specae train --preset study --out my-runs/study-l8 --set latent_dim=8``
 ``torchrun --nproc_per_node=K -m specae train --preset paper --out runs/paper`` (same options, K processes)
 ``python -m specae ingest DIR --out STORE``
 ``python -m specae fetch --ids FILE --out DIR``
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="specae", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("train", help="train a preset on synthetic spectra or a store, resumable")
-    run.add_argument("--preset", default="quick", choices=sorted(PRESETS))
+    run.add_argument("--preset", default="study", choices=sorted(PRESETS))
     run.add_argument("--out", required=True, help="run folder; an existing checkpoint there is resumed")
     run.add_argument("--device", default="auto", help=f"one of {DEVICE_CHOICES}")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -14,8 +14,15 @@ from specae.analysis.bottleneck import example_star
 from specae.analysis.claims import ClaimCheck, check_c5, check_c6
 from specae.analysis.latents import encode_labelled
 from specae.analysis.paper_comparison import PaperComparison, compare_with_paper
-from specae.analysis.traversal import (DopplerSweep, MedianBand, MonotonicWindow, doppler_sweep, median_band,
-                                       monotonic_window, turning_ends)
+from specae.analysis.traversal import (
+    DopplerSweep,
+    MedianBand,
+    MonotonicWindow,
+    doppler_sweep,
+    median_band,
+    monotonic_window,
+    turning_ends,
+)
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.spectra.grid import Grid
 from specae.spectra.spectra_set import SpectraSet

@@ -18,7 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from specae.constants import SPEED_OF_LIGHT_KMS
 from specae.model.autoencoder import AutoencoderConfig, SpectrumAutoencoder, masked_l1_kl_loss
-from specae.spectra.grid import N_PADDED_PIXELS, PIXEL_STEP_ANGSTROM
+from specae.spectra.grid import PIXEL_STEP_ANGSTROM
 
 VELOCITY_REFERENCE_ANGSTROM = 5_500.0
 # Layers that act on each sample alone: they leave the receptive field unchanged.
@@ -30,11 +30,11 @@ def velocity_width_km_s(width_angstrom: float, wavelength_angstrom: float = VELO
     return SPEED_OF_LIGHT_KMS * width_angstrom / wavelength_angstrom
 
 
-def receptive_field(config: AutoencoderConfig, step_angstrom: float | None = None) -> dict:
+def receptive_field(config: AutoencoderConfig, step_angstrom: float) -> dict:
     """Receptive field of the encoder's last conv, in input pixels, Å and km/s at 5,500 Å.
 
-    step_angstrom: pixel width; None derives it from the input length on the padded HARPS grid,
-    0.01 Å × (327,680 / input_length), which is the preset's grid (presets check that they match).
+    step_angstrom: the input's pixel width (the preset's ``data.grid.step_angstrom``; a model's length alone
+    does not fix it, since a grid may be a window of the lattice).
 
     Position p of a layer's output sees input pixels ``start + p·jump`` … ``start + p·jump + pixels − 1``
     (a negative start reaches into the convs' zero padding). Returns a dict with the last layer's
@@ -42,7 +42,9 @@ def receptive_field(config: AutoencoderConfig, step_angstrom: float | None = Non
     ``step_angstrom``, ``angstrom``, ``km_s``, ``jump_angstrom``, and ``per_layer``: one such dict
     (layer, kernel, stride, padding, dilation, pixels, jump, start) per conv.
     """
-    step = _step_angstrom(config, step_angstrom)
+    if not step_angstrom > 0:
+        raise ValueError(f"step_angstrom must be > 0, got {step_angstrom}")
+    step = step_angstrom
     pixels, jump, start, per_layer = 1, 1, 0, []
     for name, module in meta_model(config).encoder.named_children():
         if isinstance(module, _POINTWISE):
@@ -175,17 +177,6 @@ def cost_by_part(config: AutoencoderConfig, device: str | torch.device = "cpu") 
     table["parameters (%)"] = 100 * table["parameters"] / table["parameters"].sum()
     table["forward FLOPs (%)"] = 100 * table["forward_gflop"] / table["forward_gflop"].sum()
     return table.rename(columns={"forward_gflop": "forward GFLOP"})
-
-
-def _step_angstrom(config: AutoencoderConfig, step_angstrom: float | None) -> float:
-    if step_angstrom is not None:
-        if step_angstrom <= 0:
-            raise ValueError(f"step_angstrom must be > 0, got {step_angstrom}")
-        return step_angstrom
-    if N_PADDED_PIXELS % config.input_length:
-        raise ValueError(f"input_length {config.input_length} does not divide the {N_PADDED_PIXELS:,}-pixel HARPS "
-                         "grid, so the pixel width is unknown; pass step_angstrom")
-    return PIXEL_STEP_ANGSTROM * (N_PADDED_PIXELS // config.input_length)
 
 
 def meta_model(config: AutoencoderConfig) -> SpectrumAutoencoder:

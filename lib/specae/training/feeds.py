@@ -5,7 +5,7 @@ mask, and reads ``object_ids`` (for the balanced sampler and the object-disjoint
 ``degenerate``. Three sources share that interface:
 
 * :class:`specae.spectra.spectra_set.SpectraSet`: every spectrum rendered and normalised once, held in memory
-  (the smoke and quick presets);
+  (the smoke and study presets);
 * :class:`StoreSource`: raw spectra streamed from an on-disk store (:mod:`specae.io.store`), median-
   normalised per batch on the training device; memory does not grow with the store;
 * :class:`RenderedSource`: synthetic spectra rendered per batch on the training device (the

@@ -1,4 +1,4 @@
-"""Named run configurations (``smoke``, ``quick``, ``paper``) as frozen, hashable dataclasses.
+"""Named run configurations (``smoke``, ``study``, ``paper``) as frozen, hashable dataclasses.
 
 A :class:`Preset` holds everything that determines a training run: the data (grid and synthetic
 survey), the architecture and the optimisation. ``get_preset(name, **overrides)`` applies flat
@@ -224,23 +224,6 @@ def _smoke() -> Preset:
     )
 
 
-def _quick() -> Preset:
-    """The default CPU book: 8,192 samples (0.4 Å pixels, R ≈ 7,000 sampling), 2,000 spectra of 300 stars.
-
-    672 steps only, so a warm-up to a high step size and a cosine decay (with gradient clipping); on an
-    H200 sweep this halved the validation error of 12 constant-rate epochs at twice the epochs
-    (benchmarks/results/quick_lr_sweep_h200_2026-11-27.json).
-    """
-    return Preset(
-        name="quick",
-        data=DataConfig(grid_factor=40, synthetic=SyntheticConfig(n_objects=300, n_spectra=2_000)),
-        model=AutoencoderConfig(input_length=8_192, channels=(16, 16, 16, 32, 32, 32, 64, 64, 64, 64),
-                                kernels=(7, 5, 5) + (3,) * 7, strides=(2,) * 9 + (1,), latent_dim=16, variational=True),
-        train=TrainConfig(epochs=12, batch_size=32, learning_rate=3e-3, lr_schedule="cosine", lr_warmup_steps=100,
-                          grad_clip=1.0, beta=1e-3, beta_warmup_start=100, beta_warmup_end=300),
-    )
-
-
 STUDY_WINDOW_START_PIXEL = 125_088  # 4,959.99 Å: 4,959.99–5,287.66 Å holds Mg b and ends before the CCD gap
 
 
@@ -286,11 +269,11 @@ def _paper() -> Preset:
     )
 
 
-PRESETS = {"smoke": _smoke, "quick": _quick, "study": _study, "paper": _paper}
+PRESETS = {"smoke": _smoke, "study": _study, "paper": _paper}
 
 
 def get_preset(name: str, **overrides) -> Preset:
-    """The named preset with flat ``overrides`` applied, e.g. ``get_preset("quick", latent_dim=8)``."""
+    """The named preset with flat ``overrides`` applied, e.g. ``get_preset("study", latent_dim=8)``."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     preset = PRESETS[name]()
