@@ -135,3 +135,22 @@ def test_verify_retrains_a_committed_run_and_finds_it_equal_here(tmp_path, monke
     report = study_runs.verify_study_run("vae16-seed0", device="cpu", cache_dir=tmp_path / "b",
                                          runs_dir=tmp_path / "runs")
     assert report["epochs"] == 2 and report["max_relative_difference"] == 0 and report["max_weight_difference"] == 0
+
+
+def test_verify_run_prints_the_scorecard_numbers_of_both_runs(tmp_path, monkeypatch, capsys):
+    import specae.training.study_runs as study_runs
+    from specae.__main__ import main
+
+    monkeypatch.setattr(study_runs, "study_preset", lambda name: get_preset("smoke", **TINY))
+    result = cached_train(study_runs.study_preset("x"), device="cpu", cache_dir=tmp_path / "a", reference=False)
+    write_reference_run("vae16-seed0", result, trained_with(result), tmp_path / "runs")
+    monkeypatch.setattr(study_runs, "find_reference_run", lambda preset, runs_dir=None: reference_runs(
+        tmp_path / "runs")[0])
+    monkeypatch.setenv("SPECAE_CACHE", str(tmp_path / "b"))
+    assert main(["verify-run", "vae16-seed0", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "largest relative difference 0.00e+00; largest weight difference 0.00e+00" in printed
+    lines = [line for line in printed.splitlines() if line.startswith("  R, validation stars: ")]
+    committed, retrained = lines[0].split(": ")[1].split(" → ")
+    assert committed == retrained and 0 < float(committed) < 1  # the same weights give the same numbers
+    assert "  RV node: z" in printed and "  MI of the Teff node (nats): " in printed

@@ -17,6 +17,7 @@ import sys
 
 from tqdm import tqdm
 
+from specae.analysis.latent_report import scorecard_numbers
 from specae.io.fetch import ESO_DOWNLOAD_URL, fetch_products, read_product_ids
 from specae.io.real_samples import fetch_samples, samples_dir
 from specae.io.store import ingest
@@ -115,6 +116,11 @@ def _verify_run(args: argparse.Namespace) -> int:
     print(f"largest relative difference {report['max_relative_difference']:.2e}; largest weight difference "
           f"{report['max_weight_difference']:.2e}; retrained in {report['retrained_seconds'] / 60:.1f} min "
           f"(committed run: {report['committed_device']})")
+    result = report["result"]
+    numbers = {name: scorecard_numbers(model, result.data, result.split) for name, model in report["models"].items()}
+    print("scorecard numbers, committed → retrained here:")
+    for key, committed in numbers["committed"].items():
+        print(f"  {key}: {committed} → {numbers['retrained'][key]}")
     return 0
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specae.analysis.bottleneck import example_star
+from specae.analysis.bottleneck import example_star, reconstruction_errors, star_mean
 from specae.analysis.claims import ClaimCheck, check_c5, check_c6
-from specae.analysis.latents import encode_labelled
+from specae.analysis.latents import encode_labelled, one_per_star, usable
 from specae.analysis.paper_comparison import PaperComparison, compare_with_paper
 from specae.analysis.traversal import (
     DopplerSweep,
@@ -26,6 +26,7 @@ from specae.analysis.traversal import (
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.spectra.grid import Grid
 from specae.spectra.spectra_set import SpectraSet
+from specae.training.split import Split
 
 LABELS = ("rv", "teff", "logg", "feh", "vsini", "snr", "berv", "airmass")
 MIN_BIN_COUNT = 3  # stars a velocity bin needs to enter the RV node's curve
@@ -92,3 +93,17 @@ def latent_report(model: SpectrumAutoencoder, data: SpectraSet, stars, grid: Gri
                           percentiles=(0.0, 100.0))
     return LatentReport(indices=encoded.indices, mu=encoded.mu, labels=encoded.labels, comparison=comparison,
                         window=window, band=band, turning=turning_ends(window, band), example=example, sweep=sweep)
+
+
+def scorecard_numbers(model: SpectrumAutoencoder, data: SpectraSet, split: Split, seed: int = 0) -> dict[str, object]:
+    """What one run contributes to the scorecard, for setting a retrained run beside the committed one: R of
+    the validation stars and, on one spectrum per star, the informative nodes and the RV and Teff nodes with
+    their KSG mutual information (nats)."""
+    validation = usable(data, split.validation)
+    error = star_mean(reconstruction_errors(model, data, validation)[1], data.object_ids[validation])
+    encoded = encode_labelled(model, data, ("rv", "teff"), indices=one_per_star(data))
+    comparison = compare_with_paper(encoded.mu, encoded.labels, seed=seed)
+    rv, teff = comparison.nodes["rv"], comparison.nodes["teff"]
+    return {"R, validation stars": round(error, 5), "informative nodes (MAD > 0.02)": int(comparison.informative.size),
+            "RV node": f"z{rv.node}", "MI of the RV node (nats)": round(rv.ksg, 3),
+            "Teff node": f"z{teff.node}", "MI of the Teff node (nats)": round(teff.ksg, 3)}

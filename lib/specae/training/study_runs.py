@@ -57,7 +57,8 @@ def verify_study_run(name: str, device: str = "auto", cache_dir: str | os.PathLi
                      runs_dir: str | os.PathLike | None = None) -> dict:
     """Retrain study run ``name`` from scratch on this machine (through the run cache, never the committed run)
     and compare it with the committed one: per-epoch validation L1 of both, the largest relative difference,
-    and the largest difference of any weight (0 on the machine and kernels that trained it)."""
+    and the largest difference of any weight (0 on the machine and kernels that trained it); ``models`` holds both
+    models (on the CPU) and ``result`` the retrained run."""
     preset = study_preset(name)
     committed = find_reference_run(preset, runs_dir)
     if committed is None:
@@ -74,6 +75,7 @@ def verify_study_run(name: str, device: str = "auto", cache_dir: str | os.PathLi
                                      for key, value in model.state_dict().items()),
         "committed_device": committed.manifest["device"],
         "retrained_seconds": sum(record["seconds"] for record in retrained.history),
+        "models": {"committed": model, "retrained": retrained.model.cpu()}, "result": retrained,
     }
 
 
