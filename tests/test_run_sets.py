@@ -94,3 +94,13 @@ def test_errors_by_seed_uses_each_seeds_main_run_and_the_first_seeds_other_sizes
     assert errors[0]["PCA"] is errors[1]["PCA"] and errors[0]["PCA"][0]["stars"] < 1e-5  # rank 2 + a constant
     pca = pca_reconstructions(data, train, validation, (2, 4))  # one spectrum per star in train: all of them
     assert errors[0]["PCA"] == error_table(pca, target, mask, data.object_ids[validation])
+
+
+def test_a_beta_vae_whose_code_carries_almost_nothing_counts_as_collapsed():
+    from specae.analysis.run_sets import COLLAPSE_KL_NATS, collapsed_sizes
+
+    def run(kl):
+        return SimpleNamespace(history=[dict(validation_kl=5.0), dict(validation_kl=kl)])  # the last epoch counts
+
+    by_size = {2: run(2.4), 8: run(0.001), 16: run(COLLAPSE_KL_NATS), 32: run(0.5 * COLLAPSE_KL_NATS)}
+    assert collapsed_sizes(by_size) == [8, 32]

@@ -21,6 +21,7 @@ from specae.training.presets import Preset
 from specae.training.run_cache import cached_train_many
 
 FAMILIES = {"β-VAE": dict(variational=True), "deterministic": dict(variational=False)}  # name → overrides
+COLLAPSE_KL_NATS = 0.1  # a β-VAE whose code carries less than this (validation KL) has collapsed to its prior
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,9 @@ def errors_by_seed(runs: RunSet, data: SpectraSet, train, validation, pca_seed: 
     pca_rows = [row(size, reconstruction) for size, reconstruction in pca.items()]
     return {seed: {**{family: [rows[(family, runs.cell(size, seed))] for size in runs.sizes] for family in runs.runs},
                    "PCA": pca_rows} for seed in runs.seeds}
+
+
+def collapsed_sizes(by_size: dict[int, TrainResult]) -> list[int]:
+    """The latent sizes (of size → β-VAE run) whose final validation KL is below :data:`COLLAPSE_KL_NATS`: the
+    posterior has collapsed to the prior, so the code tells the decoder almost nothing about the spectrum."""
+    return [size for size, run in by_size.items() if run.history[-1]["validation_kl"] < COLLAPSE_KL_NATS]
