@@ -74,6 +74,9 @@ def test_c3_to_c7_tolerances():
     wiggle = rising.copy()
     wiggle[7] = wiggle[9]
     assert not check_c6(window, 7, (-100, 100), ["high"], wiggle).holds  # not monotonic
+    flat = np.array([1.0e-7, 1.1e-7, 0.9e-7, 1.2e-7])  # a flat traversal's rounding noise: flat on every CPU
+    assert "not monotonically" in check_c6(window, 7, (-100, 100), ["high"], flat).ours
+    assert "not monotonically" in check_c6(window, 7, (-100, 100), ["high"], np.sort(flat)).ours
     base = comparison(3, 2.0, 11, 1.0, [3, 11])
     assert check_c7(base, comparison(3, 1.5, 5, 1.2, [3, 5, 8])).holds
     assert not check_c7(base, comparison(3, 2.0, 11, 0.74, [3, 11])).holds

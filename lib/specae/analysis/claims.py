@@ -32,6 +32,8 @@ MI_MARGIN_NATS = 0.2  # … and ≥ 0.2 nats more
 TRAIN_VALIDATION_TOLERANCE = 0.10  # C3: |validation − training| / training
 MIN_LABEL_MI_NATS = 0.5  # C5: MI a node must share with its label (released latents, re-analysed: 1.3–1.8 nats)
 BALANCING_MI_TOLERANCE = 0.25  # C7: relative change of the RV and Teff nodes' MI
+SHIFT_RESOLUTION_KMS = 0.01  # C6: traversal steps smaller than this count as no shift (a pixel is 2.3 km/s;
+# float rounding moves a flat traversal's shifts by ~1e-7 km/s, which must not decide its direction)
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ def check_c6(window, n_bins: int, rv_span: tuple[float, float], turning_ends: Se
     the node across the window's node values, in traversal order."""
     shifts = np.asarray(sweep_shifts, dtype=float)
     steps = np.diff(shifts)
-    monotonic = bool(np.all(steps > 0) or np.all(steps < 0))
+    monotonic = bool(np.all(steps > SHIFT_RESOLUTION_KMS) or np.all(steps < -SHIFT_RESOLUTION_KMS))
     span, width = float(shifts.max() - shifts.min()), window.high - window.low
     inside = [end for end in turning_ends if (end == "low" and window.low > rv_span[0])
               or (end == "high" and window.high < rv_span[1])]
