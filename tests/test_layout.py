@@ -24,7 +24,9 @@ COINCIDENCES = {
     0.02: "C1's training-noise slack, the paper's MAD threshold for informative nodes and the convergence "
           "criterion's 2 % limit on the final epoch",
     0.2: "the generator's fraction of ionised lines and the study schedule's held last fifth of the steps",
-    0.01: "the convergence criterion's 1 % limit on a late gain and the lattice's 0.01 Å pixel",
+    0.01: "the convergence criterion's 1 % limit on a late gain, the lattice's 0.01 Å pixel and C6's 0.01 km/s "
+          "traversal resolution",
+    0.1: "C3's 10 % train/validation tolerance and the KL (nats) below which a β-VAE's code counts as collapsed",
 }
 
 
