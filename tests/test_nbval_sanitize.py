@@ -27,8 +27,14 @@ def test_rounded_numbers_are_still_compared():
 
 
 def test_rules_leave_long_single_line_outputs_alone():
-    image = "iVBORw0KGgo" + "A1b2C3d4+/" * 20_000  # a base64 image, one line, as in stored outputs
-    assert sanitise(image) == image
+    text = "A1b2C3d4+/" * 20_000  # one long line (as a stored base64 payload is); no rule may rewrite it
+    assert sanitise(text) == text
+
+
+def test_png_payloads_are_masked_whole_and_nothing_after_them():
+    image = "iVBORw0KGgo" + "A1b2C3d4+/" * 20_000 + "=="
+    assert sanitise(image) == "<PNG>"
+    assert sanitise(image + '", "text/plain": "0.0670"') == '<PNG>", "text/plain": "0.0670"'
 
 
 def test_figure_provenance_and_citations_are_masked():
