@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specae.analysis.bottleneck import example_star, reconstruction_errors, star_mean
+from specae.analysis.bottleneck import example_star, star_errors
 from specae.analysis.claims import ClaimCheck, check_c5, check_c6
-from specae.analysis.latents import encode_labelled, one_per_star, usable
+from specae.analysis.informative import informative_nodes
+from specae.analysis.latents import EncodedSet, encode_labelled, encode_means, one_per_star, usable
 from specae.analysis.paper_comparison import PaperComparison, compare_with_paper
 from specae.analysis.traversal import (
     DopplerSweep,
@@ -72,6 +73,35 @@ class LatentReport:
         return check_c6(self.window, self.window_bins, (float(rv.min()), float(rv.max())), self.turning,
                         self.sweep.shifts)
 
+    def row(self) -> dict[str, object]:
+        """The report as one table row (the keys of :data:`COLLAPSED_ROW`)."""
+        rv, teff = self.comparison.nodes["rv"], self.comparison.nodes["teff"]
+        return {"informative nodes": int(self.comparison.informative.size),
+                "RV node, MI (nats)": f"z{rv.node}, {rv.ksg:.2f}",
+                "Teff node, MI (nats)": f"z{teff.node}, {teff.ksg:.2f}",
+                "C5 holds": self.c5().holds, "C6 holds": self.c6().holds}
+
+
+# A collapsed code (validation KL below COLLAPSE_KL_NATS) has no node for anything: its row is not computed, since
+# the nodes' MI would be noise on codes near zero.
+COLLAPSED_ROW = {"informative nodes": 0, "RV node, MI (nats)": "collapsed", "Teff node, MI (nats)": "collapsed",
+                 "C5 holds": False, "C6 holds": False}
+
+
+def paper_comparison_of(model: SpectrumAutoencoder, data: SpectraSet, stars, names=("rv", "teff"),
+                        seed: int = 0) -> tuple[EncodedSet, PaperComparison]:
+    """``model``'s codes and labels ``names`` on spectra ``stars`` (one per star), and its §6 comparison."""
+    encoded = encode_labelled(model, data, names, indices=stars)
+    return encoded, compare_with_paper(encoded.mu, encoded.labels, seed=seed)
+
+
+def informative_counts(models: dict[int, SpectrumAutoencoder], data: SpectraSet, stars,
+                       threshold: float) -> dict[int, int]:
+    """Latent size → how many of that model's nodes are informative (MAD of μ over spectra ``stars`` above
+    ``threshold``), for models: latent size → model."""
+    return {size: int(informative_nodes(encode_means(model, data, stars), threshold=threshold).size)
+            for size, model in models.items()}
+
 
 def latent_report(model: SpectrumAutoencoder, data: SpectraSet, stars, grid: Grid, rv_bin_width: float = 10.0,
                   seed: int = 0) -> LatentReport:
@@ -80,8 +110,7 @@ def latent_report(model: SpectrumAutoencoder, data: SpectraSet, stars, grid: Gri
     rv_bin_width: km/s per bin of the RV node's curve; seed: bootstrap, null and estimator seed. The traversal
     decodes the code of the highest-S/N G or K star with the RV node set to the window's binned medians.
     """
-    encoded = encode_labelled(model, data, LABELS, indices=stars)
-    comparison = compare_with_paper(encoded.mu, encoded.labels, seed=seed)
+    encoded, comparison = paper_comparison_of(model, data, stars, LABELS, seed=seed)
     rv = encoded.labels["rv"]
     node = encoded.mu[:, comparison.nodes["rv"].node]
     window = monotonic_window(rv, node, bin_width=rv_bin_width, min_count=MIN_BIN_COUNT, around=0.0)
@@ -99,10 +128,8 @@ def scorecard_numbers(model: SpectrumAutoencoder, data: SpectraSet, split: Split
     """What one run contributes to the scorecard, for setting a retrained run beside the committed one: R of
     the validation stars and, on one spectrum per star, the informative nodes and the RV and Teff nodes with
     their KSG mutual information (nats)."""
-    validation = usable(data, split.validation)
-    error = star_mean(reconstruction_errors(model, data, validation)[1], data.object_ids[validation])
-    encoded = encode_labelled(model, data, ("rv", "teff"), indices=one_per_star(data))
-    comparison = compare_with_paper(encoded.mu, encoded.labels, seed=seed)
+    error = star_errors(model, data, usable(data, split.validation))[0]
+    comparison = paper_comparison_of(model, data, one_per_star(data), seed=seed)[1]
     rv, teff = comparison.nodes["rv"], comparison.nodes["teff"]
     return {"R, validation stars": round(error, 5), "informative nodes (MAD > 0.02)": int(comparison.informative.size),
             "RV node": f"z{rv.node}", "MI of the RV node (nats)": round(rv.ksg, 3),
