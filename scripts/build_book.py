@@ -29,6 +29,8 @@ import yaml
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from specae.training.devices import cpu_kernels
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
 KERNEL = "python3"
@@ -122,13 +124,15 @@ def execute_in_place(notebook: Path, timeout: int | None) -> None:
     """Execute ``notebook`` with its default parameters and save the outputs in place.
 
     nbclient is used directly (not papermill) so that no timing or papermill metadata ends up in
-    the committed notebook.
+    the committed notebook. The CPU kernels that computed the outputs are recorded in its metadata
+    (``specae.executed_with``): the strict notebook check must run on other ones.
     """
     print(f"executing {notebook} in place", flush=True)
     nb = nbformat.read(notebook, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
                             resources={"metadata": {"path": str(notebook.parent)}})
     client.execute()
+    nb.metadata["specae"] = {"executed_with": cpu_kernels()}
     nbformat.write(nb, notebook)
 
 

@@ -3,6 +3,7 @@ layers import, the ``book`` extra what only ``specae.book`` imports, the ``test`
 test command use; nothing declared goes unused, and every lower bound is the exact pin of requirements.txt."""
 
 import ast
+import importlib.util
 import re
 import sys
 import tomllib
@@ -137,15 +138,22 @@ def makefile_test_commands() -> str:
     return "\n".join(recipe)
 
 
+def plugin_options(entry_point) -> set[str]:
+    """The long options a pytest plugin's module registers (the quoted "--option" strings in its source)."""
+    source = Path(importlib.util.find_spec(entry_point.module).origin).read_text()
+    return set(re.findall(r"[\"'](--[a-z][a-z0-9-]*)[\"']", source))
+
+
 def test_the_test_extra_declares_only_what_the_tests_or_the_test_command_use():
     """Used: imported by tests/*.py, run as ``-m module`` by ``make test``, or a pytest plugin whose
-    ``--name`` option ``make test`` passes."""
+    ``--name`` option, or another option it registers, ``make test`` passes."""
     tests = distributions_imported_by(sorted((ROOT / "tests").glob("*.py")))
     commands = makefile_test_commands()
     run = {normalise(d) for module in re.findall(r"-m ([A-Za-z_][A-Za-z0-9_]*)", commands)
            for d in module_distributions().get(module, [])}
     plugins = {normalise(ep.dist.name) for ep in metadata.entry_points(group="pytest11")
-               if re.search(rf"--{re.escape(ep.name)}\b", commands)}
+               if any(re.search(rf"{re.escape(option)}\b", commands)
+                      for option in {f"--{ep.name}"} | plugin_options(ep))}
     stale = sorted(set(declared("test")) - set(tests) - run - plugins)
     assert not stale, (f"the test extra of pyproject.toml declares {stale}, which no test imports and make test "
                        "neither runs (-m) nor loads as a pytest plugin (--name): remove them")

@@ -1,5 +1,6 @@
 """The nbval sanitiser masks what varies between runs and keeps the rounded numbers we compare."""
 
+import json
 import re
 from pathlib import Path
 
@@ -42,3 +43,17 @@ def test_figure_provenance_and_citations_are_masked():
     assert sanitise(line) == "<small><PROVENANCE></small>"
     cite = "```{dropdown} Cite this figure\nspecae developers (2026). Title.\n\n    @misc{key,\n    }\n```\nafter"
     assert sanitise("before\n" + cite) == "before\n<CITATION>\nafter"
+
+
+def test_the_chapters_were_executed_with_other_kernels_than_the_notebook_check_runs():
+    """make test re-runs the committed chapters under the capabilities its Makefile sets: for that to compare two
+    instruction sets, the committed outputs must come from another one (build_book.py records which)."""
+    root = Path(__file__).parents[1]
+    checked = re.search(r"^OTHER_KERNELS :=.*ATEN_CPU_CAPABILITY=(\w+)", (root / "Makefile").read_text(), re.M)
+    assert checked, "the Makefile's OTHER_KERNELS must cap torch's kernels (ATEN_CPU_CAPABILITY=...)"
+    for chapter in sorted((root / "chapters").glob("*.ipynb")):
+        executed = json.loads(chapter.read_text())["metadata"].get("specae", {}).get("executed_with")
+        assert executed, f"{chapter.name} records no kernels: execute it with `make chapters CHAPTERS={chapter.stem}`"
+        assert executed["torch"].lower() != checked[1].lower() and not executed["ATEN_CPU_CAPABILITY"], (
+            f"{chapter.name} was executed with {executed}, the kernels the notebook check runs: execute the chapters "
+            "with AVX-512 kernels, or cap the check (OTHER_KERNELS in the Makefile) at another instruction set")

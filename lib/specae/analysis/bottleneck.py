@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.ndimage import maximum_filter1d
 from sklearn.decomposition import PCA
 
 from specae.model.autoencoder import SpectrumAutoencoder
@@ -60,9 +61,7 @@ def line_core_mask(flux: np.ndarray, mask: np.ndarray, depth: float = 0.05, widt
     A data-driven stand-in for "fine features": absorption line cores and blends, not the continuum.
     """
     flux = np.where(mask, flux, -np.inf)
-    padded = np.pad(flux, ((0, 0), (width, width)), constant_values=-np.inf)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * width + 1, axis=1)
-    local_max = windows.max(axis=-1)
+    local_max = maximum_filter1d(flux, 2 * width + 1, axis=1, mode="constant", cval=-np.inf)
     return mask & (flux < local_max - depth)
 
 
@@ -74,14 +73,15 @@ def masked_l1(reconstruction: np.ndarray, target: np.ndarray, mask: np.ndarray) 
 
 
 def error_table(reconstructions: dict[int, np.ndarray], target: np.ndarray, mask: np.ndarray,
-                object_ids: np.ndarray) -> list[dict]:
+                object_ids: np.ndarray, cores: np.ndarray | None = None) -> list[dict]:
     """One dict per latent size, sorted by size: ``stars``, the error R the claims use (the mean over stars of
     each star's mean masked L1, so a star observed 200 times weighs as much as one observed once); ``all``,
     the masked L1 pooled over every valid pixel; and pooled over line cores and over the continuum.
 
-    reconstructions: latent size → (n, n_pix); target, mask: (n, n_pix); object_ids: (n,) each spectrum's star.
+    reconstructions: latent size → (n, n_pix); target, mask: (n, n_pix); object_ids: (n,) each spectrum's star;
+    cores: (n, n_pix) :func:`line_core_mask` of target and mask (computed when not given).
     """
-    cores = line_core_mask(target, mask)
+    cores = line_core_mask(target, mask) if cores is None else cores
     continuum = mask & ~cores
     return [dict(size=size, stars=star_mean(per_spectrum_l1(r, target, mask), object_ids),
                  all=masked_l1(r, target, mask), line_cores=masked_l1(r, target, cores),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specae.analysis.bottleneck import error_table, pca_reconstructions, reconstruct
+from specae.analysis.bottleneck import error_table, line_core_mask, pca_reconstructions, reconstruct
 from specae.analysis.convergence import convergence
 from specae.analysis.latents import one_per_star, usable
 from specae.spectra.spectra_set import SpectraSet
@@ -83,9 +83,10 @@ def errors_by_seed(runs: RunSet, data: SpectraSet, train, validation, pca_seed: 
     every training star equally), the same for every seed. Each run reconstructs the spectra once."""
     validation = usable(data, validation)
     target, mask, stars = data.flux[validation].numpy(), data.mask[validation].numpy(), data.object_ids[validation]
+    cores = line_core_mask(target, mask)
 
     def row(size: int, reconstruction: np.ndarray) -> dict:
-        return error_table({size: reconstruction}, target, mask, stars)[0]
+        return error_table({size: reconstruction}, target, mask, stars, cores)[0]
 
     rows = {(family, cell): row(cell[0], reconstruct(run.model, data, validation))
             for family, cells in runs.runs.items() for cell, run in cells.items()}

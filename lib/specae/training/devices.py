@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+ISA_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")  # torch's, oneDNN's, MKL's
+
+
+def cpu_kernels() -> dict[str, str]:
+    """Which CPU kernels this process runs: torch's capability (e.g. "AVX512") and each instruction-set cap
+    in the environment ("" where unset), since results can differ in their last bits between them."""
+    return {"torch": torch.backends.cpu.get_cpu_capability()} | {name: os.environ.get(name, "") for name in ISA_CAPS}
 
 
 def resolve_device(device: str) -> torch.device:
