@@ -3,7 +3,6 @@ layers import, the ``book`` extra what only ``specae.book`` imports, the ``test`
 test command use; nothing declared goes unused, and every lower bound is the exact pin of requirements.txt."""
 
 import ast
-import importlib.util
 import re
 import sys
 import tomllib
@@ -126,34 +125,39 @@ def test_core_and_book_declare_nothing_their_code_does_not_import():
     assert not stale, "\n".join(stale)
 
 
+def makefile_recipes() -> dict[str, list[str]]:
+    """Each Makefile target's recipe lines."""
+    recipes, target = {}, None
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        if line.startswith("\t") and target:
+            recipes[target].append(line.strip())
+        else:
+            match = re.match(r"([A-Za-z][\w-]*):(?!=)", line)
+            target = match[1] if match else None
+            if target:
+                recipes[target] = []
+    return recipes
+
+
 def makefile_test_commands() -> str:
-    """The recipe lines of the Makefile's ``test`` target."""
-    lines = (ROOT / "Makefile").read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("test:"))
-    recipe = []
-    for line in lines[start + 1:]:
-        if not line.startswith("\t"):
-            break
-        recipe.append(line.strip())
-    return "\n".join(recipe)
-
-
-def plugin_options(entry_point) -> set[str]:
-    """The long options a pytest plugin's module registers (the quoted "--option" strings in its source)."""
-    source = Path(importlib.util.find_spec(entry_point.module).origin).read_text()
-    return set(re.findall(r"[\"'](--[a-z][a-z0-9-]*)[\"']", source))
+    """The recipe lines of the Makefile's ``test`` target and of the targets it runs through ``$(MAKE)``."""
+    recipes = makefile_recipes()
+    lines = list(recipes["test"])
+    for line in recipes["test"]:
+        if line.startswith("$(MAKE)"):
+            lines += [sub for word in line.split() if word in recipes for sub in recipes[word]]
+    return "\n".join(lines)
 
 
 def test_the_test_extra_declares_only_what_the_tests_or_the_test_command_use():
     """Used: imported by tests/*.py, run as ``-m module`` by ``make test``, or a pytest plugin whose
-    ``--name`` option, or another option it registers, ``make test`` passes."""
+    ``--name`` option ``make test`` passes."""
     tests = distributions_imported_by(sorted((ROOT / "tests").glob("*.py")))
     commands = makefile_test_commands()
     run = {normalise(d) for module in re.findall(r"-m ([A-Za-z_][A-Za-z0-9_]*)", commands)
            for d in module_distributions().get(module, [])}
     plugins = {normalise(ep.dist.name) for ep in metadata.entry_points(group="pytest11")
-               if any(re.search(rf"{re.escape(option)}\b", commands)
-                      for option in {f"--{ep.name}"} | plugin_options(ep))}
+               if re.search(rf"--{re.escape(ep.name)}\b", commands)}
     stale = sorted(set(declared("test")) - set(tests) - run - plugins)
     assert not stale, (f"the test extra of pyproject.toml declares {stale}, which no test imports and make test "
                        "neither runs (-m) nor loads as a pytest plugin (--name): remove them")
