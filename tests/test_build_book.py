@@ -1,0 +1,42 @@
+"""The book build executes chapters side by side and reports each one that fails, by name."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def build_book():
+    spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["build_book"] = module  # the pool's workers find execute_chapter by its module's name
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules["build_book"]
+
+
+def chapter(path: Path, body: str) -> Path:
+    """A notebook with a parameters cell (``value = 1``) and one cell of ``body``."""
+    parameters = nbformat.v4.new_code_cell("value = 1")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook = nbformat.v4.new_notebook(cells=[parameters, nbformat.v4.new_code_cell(body)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.mark.slow
+def test_chapters_run_side_by_side_and_each_failure_is_named(build_book, tmp_path):
+    good = chapter(tmp_path / "good.ipynb", "print(value * 2)")
+    bad = chapter(tmp_path / "bad.ipynb", "raise ValueError('the chapter broke')")
+    errors = build_book.execute_chapters([good, bad], {"value": 21}, timeout=120, jobs=2)
+    assert len(errors) == 1 and errors[0].startswith("bad.ipynb: ") and "the chapter broke" in errors[0]
+    executed = nbformat.read(good, as_version=4)
+    injected = next(cell for cell in executed.cells if "injected-parameters" in cell.metadata.get("tags", []))
+    assert "remove-cell" in injected.metadata["tags"]  # the HTML omits it
+    assert executed.cells[-1].outputs[0]["text"] == "42\n"  # the injected value, not the default
