@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 PRESET ?= study
 DEVICE ?= auto
 
-.PHONY: setup data book test unit-tests notebook-check chapters clean chromium reference-runs verify-runs
+.PHONY: setup data book test library-tests book-tests chapters clean chromium reference-runs verify-runs
 
 setup: $(STAMP)
 
@@ -26,22 +26,25 @@ book: setup data
 chromium:
 	sh scripts/install_chromium.sh
 
-# Lint, then two halves side by side, one thread each (one per core of the 2-core machine): the unit tests (the
-# slow ones included) and the strict nbval check of the committed, executed chapters. The chapters were executed
-# with AVX-512 kernels (recorded in each notebook's metadata and checked by tests/test_nbval_sanitize.py); the check
-# re-runs them with torch, oneDNN and MKL capped at AVX2, rendering the survey again into its own cache, so every
-# committed output is compared across two instruction sets.
+# Lint, then two halves side by side, one thread each (one per core of the 2-core machine). The library half: the
+# unit tests, the slow ones included. The book half: the tests that build the site and run the build script, then
+# the strict nbval check of the committed, executed chapters. The chapters were executed with AVX-512 kernels
+# (recorded in each notebook's metadata and checked by tests/test_nbval_sanitize.py); the check re-runs them with
+# torch, oneDNN and MKL capped at AVX2, rendering the survey again into its own cache, so every committed output
+# is compared across two instruction sets.
 NBVAL := $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
 OTHER_KERNELS := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 SPECAE_CACHE=_build/cache-avx2
+BOOK_TESTS := tests/test_site.py tests/test_build_book.py
 
 test: setup data chromium
 	$(PY) -m ruff check .
-	$(MAKE) --no-print-directory --jobs=2 --output-sync=target unit-tests notebook-check
+	$(MAKE) --no-print-directory --jobs=2 --output-sync=target library-tests book-tests
 
-unit-tests: setup
-	OMP_NUM_THREADS=1 $(PY) -m pytest tests
+library-tests: setup
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests $(BOOK_TESTS:%=--ignore=%)
 
-notebook-check: setup
+book-tests: setup
+	OMP_NUM_THREADS=1 $(PY) -m pytest $(BOOK_TESTS)
 	OMP_NUM_THREADS=1 $(OTHER_KERNELS) $(NBVAL)
 
 # Execute chapters/*.ipynb in place with default parameters, for committing their outputs

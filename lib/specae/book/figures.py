@@ -7,6 +7,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_loss_history(history: list[dict]) -> Figure:
@@ -121,6 +122,7 @@ def plot_reconstructions(wavelength, original, reconstructions: dict, zooms: dic
         for colour, (size, flux) in zip(colours, sorted(reconstructions.items()), strict=True):
             ax.plot(wavelength[part], flux[part], color=colour, lw=0.9, label=f"{size} latents")
         ax.set(title=title, xlabel="Å", xlim=(start, stop))
+        ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))  # whole ångströms, labels that do not overlap
     axes[0][0].set_ylabel("flux / median")
-    axes[0][-1].legend(frameon=False, fontsize="small")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside right upper", frameon=False, fontsize="small")
     return fig
