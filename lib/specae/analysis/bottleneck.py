@@ -108,7 +108,8 @@ def star_errors(model: SpectrumAutoencoder, data: SpectraSet, indices) -> tuple[
     """R of spectra ``indices`` (the mean over their stars of each star's mean masked L1, z = μ) and (n,) each
     spectrum's masked L1."""
     indices = np.asarray(indices, dtype=np.int64)
-    per_spectrum = reconstruction_errors(model, data, indices)[1]
+    per_spectrum = per_spectrum_l1(reconstruct(model, data, indices), data.flux[indices].numpy(),
+                                   data.mask[indices].numpy())
     return star_mean(per_spectrum, data.object_ids[indices]), per_spectrum
 
 
