@@ -1,23 +1,14 @@
 """The book build executes chapters side by side and reports each one that fails, by name."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def build_book():
-    spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["build_book"] = module  # the pool's workers find execute_chapter by its module's name
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["build_book"]
+def build_book(load_script):
+    return load_script("build_book")  # registered by name: the pool's workers find execute_chapter there
 
 
 def chapter(path: Path, body: str) -> Path:

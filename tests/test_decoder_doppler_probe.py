@@ -1,24 +1,16 @@
 """The parts of scripts/decoder_doppler_probe.py that its conclusions rest on: the move to the rest frame and
 the two initialisations' signal through the decoder."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from specae.constants import SPEED_OF_LIGHT_KMS
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def probe_script():
-    path = ROOT / "scripts" / "decoder_doppler_probe.py"
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def probe_script(load_script):
+    return load_script("decoder_doppler_probe")
 
 
 def test_rest_frame_puts_a_shifted_line_back_at_its_rest_wavelength(probe_script):
