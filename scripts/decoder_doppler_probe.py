@@ -9,9 +9,10 @@ as observed, what it cannot learn in this budget is to move them with the veloci
 
 Two optimisations: the study's (PyTorch's default initialisation, peak step 2 × 10⁻³) and He-normal
 weights for the LeakyReLU stack with a peak step of 10⁻² (with the default initialisation the decoder
-cannot even memorise one spectrum in 2,000 steps). Both use the study's schedule shape (warm-up over 200
+cannot even memorise one spectrum in 2,000 steps). Both use the study's schedule (``cosine_hold``: warm-up over 200
 steps, cosine decay to 2 % at 80 % of the steps, then held), batch 32, gradient norm clipped at 1, masked L1.
-Errors are on one spectrum per validation star: all pixels, line cores (``line_core_mask``) and the rest.
+Errors are on one spectrum per validation star: all pixels, line cores (``line_core_mask``; over the stars
+that have any) and the rest.
 Also reported: how much of a unit-variance signal entering the fresh decoder survives each activation.
 
 ``python scripts/decoder_doppler_probe.py --steps 4000 --json benchmarks/results/decoder_doppler_probe.json``
@@ -29,15 +30,18 @@ import numpy as np
 import torch
 
 import specae
-from specae.analysis.bottleneck import line_core_mask
+from specae.analysis.bottleneck import line_core_mask, per_spectrum_l1
+from specae.analysis.latents import one_per_star
 from specae.constants import SPEED_OF_LIGHT_KMS
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.training.presets import get_preset
 from specae.training.reference_runs import find_reference_run
+from specae.training.schedules import learning_rate_at
 
 FACTORS = ("teff", "logg", "feh", "vsini", "rv")
 OPTIMISATIONS = {"study": ("default", 2e-3), "he-normal": ("he", 1e-2)}
 FRAMES = ("observed", "rest")
+WARMUP_STEPS = 200  # the study's
 
 
 def rest_frame(flux: np.ndarray, mask: np.ndarray, wavelength: np.ndarray, rv: np.ndarray):
@@ -87,13 +91,6 @@ def signal_through_decoder(init: str, seed: int = 0) -> list[float]:
     return stds
 
 
-def step_size(step: int, steps: int, peak: float) -> float:
-    """The study's cosine_hold shape: warm-up over 200 steps, cosine to 2 % at 80 % of the steps, then held."""
-    warm = min(1.0, (step + 1) / 200)
-    progress = min(1.0, step / (0.8 * steps))
-    return peak * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def probe(frame: str, optimisation: str, steps: int, seed: int = 0) -> dict:
     """Train the decoder on true codes in one frame with one optimisation; errors on one spectrum per
     validation star."""
@@ -124,7 +121,7 @@ def probe(frame: str, optimisation: str, steps: int, seed: int = 0) -> dict:
     started = time.perf_counter()
     for step in range(steps):
         for group in optimizer.param_groups:
-            group["lr"] = step_size(step, steps, peak)
+            group["lr"] = learning_rate_at(step, peak, "cosine_hold", WARMUP_STEPS, steps)
         batch = torch.as_tensor(draws.choice(split.train, 32))
         residual = mask_t[batch] * (model.decode(codes[batch]) - flux_t[batch])
         loss = residual.abs().sum() / mask_t[batch].sum()
@@ -134,16 +131,15 @@ def probe(frame: str, optimisation: str, steps: int, seed: int = 0) -> dict:
         optimizer.step()
     minutes = (time.perf_counter() - started) / 60
 
-    stars = split.validation[np.sort(np.unique(data.object_ids[split.validation], return_index=True)[1])]
+    stars = one_per_star(data, split.validation)
     with torch.no_grad():
         decoded = torch.cat([model.decode(codes[stars[i : i + 64]]) for i in range(0, len(stars), 64)])
     decoded = decoded.squeeze(1).numpy()
     target, valid = flux[stars], mask[stars]
     cores = line_core_mask(target, valid)
-    error = np.abs(decoded - target)
 
     def mean_error(where):
-        return float(((error * where).sum(1) / np.maximum(where.sum(1), 1)).mean())
+        return float(np.nanmean(per_spectrum_l1(decoded, target, where)))  # NaN: a star without line cores
 
     return {"frame": frame, "optimisation": optimisation, "steps": steps, "minutes": round(minutes, 1),
             "validation stars": int(len(stars)), "L1": round(mean_error(valid), 4),
