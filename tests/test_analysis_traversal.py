@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from specae.analysis.traversal import doppler_shift_kms, doppler_sweep, monotonic_window, traverse
+from specae.analysis.traversal import TooFewBinsError, doppler_shift_kms, doppler_sweep, monotonic_window, traverse
 from specae.spectra.grid import Grid
 from specae.synth.survey import SyntheticSurvey
 
@@ -48,8 +48,12 @@ def test_monotonic_window_finds_the_s_curve_between_its_extremes():
     assert window.direction == -1
     assert window.low == pytest.approx(-25.0, abs=5.0) and window.high == pytest.approx(40.0, abs=5.0)
     assert window.slope < 0
-    with pytest.raises(ValueError, match="at least 15 finite"):
+    with pytest.raises(TooFewBinsError, match="10 finite .* fewer than the 15"):
         monotonic_window(rv[:10], node[:10], bin_width=5.0)
+    with pytest.raises(TooFewBinsError, match="2 of the 2 bins of 200 .* narrow bin_width"):  # wider than the span
+        monotonic_window(rv, node, bin_width=200.0)
+    with pytest.raises(TooFewBinsError, match="0 of the 60 bins of 5 .* widen bin_width"):  # too few points per bin
+        monotonic_window(rv[:40], node[:40], bin_width=5.0, min_count=5)
 
 
 def test_doppler_sweep_measures_the_velocity_a_node_encodes():

@@ -87,3 +87,19 @@ def test_nested_pca_equals_separate_fits_and_star_mean_weighs_stars_equally():
         np.testing.assert_allclose(nested[size], alone, rtol=0, atol=1e-5)
     assert star_mean([1.0, 1.0, 1.0, 4.0], [7, 7, 7, 9]) == 2.5  # per-spectrum mean would be 1.75
     assert star_mean([1.0, np.nan, 3.0], [0, 0, 1]) == 2.0
+
+
+def test_pca_sizes_above_the_number_of_training_spectra_use_every_component():
+    """12 training spectra allow at most 12 components: sizes 12, 20 and 50 give the same reconstruction (a
+    PCA can do no more), which on a rank-5 set is exact; sklearn alone refuses n_components > n_samples."""
+    from specae.analysis.bottleneck import pca_rank
+
+    rng = np.random.default_rng(1)
+    flux = torch.as_tensor(rng.normal(size=(20, 5)) @ rng.normal(size=(5, 64)), dtype=torch.float32)
+    data = SpectraSet(flux=flux, mask=torch.ones_like(flux, dtype=torch.bool), degenerate=np.zeros(20, bool),
+                      labels=None)
+    fits = pca_reconstructions(data, np.arange(12), np.arange(12, 20), sizes=[2, 12, 20, 50])
+    assert pca_rank(12, 64) == 12 and pca_rank(100, 64) == 64
+    assert np.array_equal(fits[20], fits[12]) and np.array_equal(fits[50], fits[12])
+    np.testing.assert_allclose(fits[50], flux[12:].numpy(), atol=1e-4)  # float32 round-off of a float64 fit
+    assert np.abs(fits[2] - flux[12:].numpy()).mean() > 0.1

@@ -36,8 +36,17 @@ def test_set_up_chapter_adds_the_fixed_overrides():
 
 
 def test_set_up_chapter_refuses_a_bad_parameter_before_building_anything():
-    with pytest.raises(ValueError, match=r"seed = -1: use an integer ≥ 0"):
+    with pytest.raises(ValueError, match=r"seed = -1: not allowed; allowed: an integer from 0 to 4294967295"):
         chapter.set_up_chapter(dict(preset="study", device="cpu", seed=-1))
+
+
+def test_a_chapter_that_holds_its_survey_in_memory_refuses_a_preset_whose_survey_does_not_fit():
+    # 267,361 spectra × 327,680 px × 5 bytes (float32 flux, bool mask) = 408 GiB, far above the 4 GiB limit
+    with pytest.raises(ValueError, match=r"preset = 'paper': its survey \(267,361 spectra × 327,680 px, 408 GiB\) does "
+                                         r"not fit in the 4 GiB .*; allowed: 'smoke', 'study'; fix: -p preset study"):
+        chapter.set_up_chapter(dict(preset="paper", device="cpu"), survey_in_memory=True)
+    assert chapter.set_up_chapter(dict(preset="paper", device="cpu")).name == "paper"  # it only describes it
+    assert chapter.set_up_chapter(dict(preset="study", device="cpu"), survey_in_memory=True).name == "study"
 
 
 def test_set_up_chapter_shows_whole_sentences_only_when_asked():

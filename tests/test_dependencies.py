@@ -40,14 +40,15 @@ def pins() -> dict[str, str]:
 
 
 def imported_modules(path: Path) -> set[str]:
-    """Top-level names of the absolute imports anywhere in ``path``, function-level ones included."""
+    """Top-level names of the absolute imports anywhere in ``path``, function-level ones included, apart from the
+    project's own (``specae`` and the tests' helper modules, e.g. ``chapter_pastes``)."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.split(".")[0])
-    return names - {"specae"}
+    return names - {"specae"} - {helper.stem for helper in (ROOT / "tests").glob("*.py")}
 
 
 @cache

@@ -95,7 +95,7 @@ def test_a_reports_row_has_the_collapsed_rows_columns(report):
     row = report.row()
     assert list(row) == list(COLLAPSED_ROW)
     assert row["informative nodes"] == 2 and row["RV node, MI (nats)"].startswith("z0, ")
-    assert row["C5 holds"] and row["C6 holds"]
+    assert row["C5"] == row["C6"] == "✓"
 
 
 def test_paper_comparison_of_encodes_the_stars_given():
@@ -128,3 +128,36 @@ def test_star_errors_weigh_stars_equally():
     assert np.array_equal(per_spectrum, [0.5, 0.5, 0.5, 4.0])
     assert r == 2.25  # (0.5 + 4) / 2; the mean over spectra would be 1.375
     assert np.array_equal(star_means(per_spectrum, data.object_ids), [4.0, 0.5])  # stars 3 and 7, in id order
+
+
+def test_bins_wider_than_the_velocity_span_leave_no_window_and_c6_not_testable():
+    data = survey()
+    report = latent_report(PaperLikeModel(), data, np.arange(0, len(data), 2), GRID, rv_bin_width=1000.0, seed=0)
+    assert report.window is None and report.sweep is None and report.window_bins == 0
+    assert "bins of 1000 over the label's span" in report.no_window and "narrow bin_width" in report.no_window
+    assert report.c5().holds  # the nodes are still read
+    c6 = report.c6()
+    assert c6.verdict == "not testable" and c6.ours == f"not testable: no velocity window to read: {report.no_window}"
+    row = report.seed_row()
+    assert row["RV window (km/s)"] == row["traversal span (km/s)"] == "none" and row["RV node"] == "z0"
+    assert report.window_reading(2.3) == f"The RV node has no velocity window to read: {report.no_window}."
+
+
+def test_the_window_reading_and_the_beta_study_reading_say_what_was_measured(report):
+    from specae.analysis.latent_report import beta_study_reading
+
+    text = report.window_reading(2.3, subject="The first seed's RV node")
+    assert text.startswith(f"The first seed's RV node moves monotonically with the velocity from "
+                           f"{report.window.low:.0f} to {report.window.high:.0f} km/s ({{numref}}`fig-rv-window`)")
+    assert text.endswith(f"shifts the decoded spectrum by {report.sweep.span:.1f} km/s, against a pixel of 2.3 km/s.")
+    rv, teff = report.comparison.nodes["rv"].ksg, report.comparison.nodes["teff"].ksg
+    assert beta_study_reading([0.01], {1e-3: report}, 0.1, 0.5) == (
+        "The code collapses to the prior (validation KL below 0.1 nats) at β = 0.01. Over the other values of β the "
+        f"RV node's MI with the velocity is at most {rv:.2f} nats (C5 asks for 0.5), while the Teff node reaches "
+        f"{teff:.2f} nats.")
+    none_collapsed = beta_study_reading([], {1e-3: report}, 0.1, 0.5)
+    assert none_collapsed.startswith("No value of β collapses the code to the prior (validation KL below 0.1 nats). "
+                                     "Over these")
+    assert beta_study_reading([10.0, 100.0], {}, 0.1, 0.5) == (
+        "The code collapses to the prior (validation KL below 0.1 nats) at β = 10, 100. No other value of β was "
+        "tried, so no code is left to read.")

@@ -33,8 +33,9 @@ def test_c1_needs_a_falling_error_and_a_larger_gain_in_the_line_cores():
     check = check_c1(rows(0.06, 0.04, lines=[0.2, 0.1], continuum=[0.03, 0.025]))
     assert check.verdict == "✓" and "0.0600 → 0.0400 from 2 to 4 latents" in check.ours and "50 %" in check.ours
     assert not check_c1(rows(0.05, 0.045, 0.0401, lines=[0.2, 0.15, 0.1], continuum=[0.03, 0.03, 0.029])).holds
-    with pytest.raises(ValueError, match="two or more"):
-        check_c1(rows(0.05))
+    one_size = check_c1(rows(0.05))
+    assert one_size.holds is None and one_size.verdict == "not testable"
+    assert one_size.ours.startswith("not testable: errors at one bottleneck size only (2)")
 
 
 def test_c2_compares_at_common_sizes():
@@ -53,8 +54,9 @@ def test_c3_to_c7_tolerances():
     assert not check_c4({16: 6, 32: 6}, 16, n_factors=5).holds  # more informative nodes than factors
     assert not check_c4({16: 0, 32: 0}, 16, n_factors=5).holds
     assert not check_c4({16: 4, 32: 6}, 16, n_factors=5).holds  # does not level off
-    with pytest.raises(ValueError, match="a larger size"):
-        check_c4({16: 4}, 16, n_factors=5)
+    no_larger = check_c4({8: 3, 16: 4}, 16, n_factors=5)
+    assert no_larger.verdict == "not testable"
+    assert "needs the main size 16 and a larger one (add e.g. 32" in no_larger.ours
     assert check_c5(comparison(3, 1.8, 11, 0.5, [3, 11])).holds
     assert not check_c5(comparison(3, 1.8, 3, 1.5, [3])).holds
     assert not check_c5(comparison(3, 1.8, 11, 0.49, [3, 11])).holds
@@ -98,3 +100,18 @@ def test_a_claim_holds_only_when_every_seed_agrees_and_every_run_converged():
     assert row["statement"] == CLAIMS["C3"] and row["verdict"] == INCONCLUSIVE and row["tolerance"] == holds.tolerance
     with pytest.raises(ValueError, match="every check must be of C4"):
         judge("C4", {0: holds}, converged=True)
+
+
+def test_a_claim_is_not_testable_when_any_seed_cannot_test_it_and_a_collapsed_code_is_never_read():
+    from specae.analysis.claims import NOT_TESTABLE, judge, unless_collapsed
+
+    holds, fails = check_c3(0.05, 0.051), check_c3(0.05, 0.07)
+    assert unless_collapsed(holds, 0.1) is holds and unless_collapsed(fails, 2.3) is fails  # KL ≥ 0.1 nats: read
+    collapsed = unless_collapsed(fails, 0.0012, "uniform-draw β-VAE")
+    assert collapsed.holds is None and collapsed.verdict == NOT_TESTABLE and collapsed.paper == fails.paper
+    assert collapsed.ours == ("not testable: the uniform-draw β-VAE's code collapsed (validation KL 0.001 nats, below "
+                              "0.1), so none of its nodes carries anything")
+    verdict = judge("C3", {0: holds, 1: collapsed, 2: holds}, converged=True)
+    assert verdict.verdict == NOT_TESTABLE  # before "inconclusive": a seed that cannot test it says nothing
+    assert verdict.ours.split("; ")[1] == "seed 1: " + collapsed.ours  # its reason, not a second verdict
+    assert judge("C3", {0: collapsed}, converged=False).verdict == NOT_TESTABLE

@@ -13,7 +13,9 @@ from specae.analysis.bottleneck import (
 )
 from specae.analysis.claims import (
     CLAIMS,
+    COLLAPSE_KL_NATS,
     INCONCLUSIVE,
+    NOT_TESTABLE,
     ClaimCheck,
     ClaimVerdict,
     check_c1,
@@ -24,6 +26,8 @@ from specae.analysis.claims import (
     check_c6,
     check_c7,
     judge,
+    not_testable,
+    unless_collapsed,
 )
 from specae.analysis.convergence import Convergence, convergence
 from specae.analysis.disentanglement import DisentanglementScores, FactorScores, disentanglement_scores
@@ -52,7 +56,7 @@ from specae.analysis.published import (
     published_labels,
     read_published_labels,
 )
-from specae.analysis.run_sets import COLLAPSE_KL_NATS, FAMILIES, RunSet, collapsed_sizes, errors_by_seed, train_run_set
+from specae.analysis.run_sets import FAMILIES, RunSet, collapsed_sizes, errors_by_seed, train_run_set
 from specae.analysis.traversal import (
     DopplerSweep,
     MedianBand,
@@ -68,12 +72,13 @@ from specae.analysis.traversal import (
 __all__ = ["CLAIMS", "COLLAPSE_KL_NATS", "ClaimCheck", "ClaimVerdict", "Convergence", "DisentanglementScores",
            "DopplerSweep", "DrawShares", "EncodedSet", "FAMILIES", "FactorScores", "FactorSensitivity", "INCONCLUSIVE",
            "LABEL_COLUMNS", "LabelNode", "LatentShift", "MIEstimate", "MIIndicator", "MI_BINS", "MedianBand",
-           "MonotonicWindow", "PaperComparison", "ProbeResult", "RELEASED_CHECKPOINT_ITERATIONS", "RunSet", "check_c1",
-           "check_c2", "check_c3", "check_c4", "check_c5", "check_c6", "check_c7", "collapsed_sizes",
-           "compare_with_paper", "convergence", "disentanglement_scores", "doppler_shift_kms", "doppler_sweep",
-           "draw_shares", "encode_labelled", "encode_means", "error_table", "errors_by_seed", "estimate_mi",
-           "example_star", "factor_sensitivity", "histogram_mi", "informative_nodes", "judge", "ksg_mi", "label_node",
-           "latent_shift", "load_published_latents", "masked_flux", "median_band", "mi_indicator", "mi_table",
-           "monotonic_window", "node_dispersion", "object_folds", "one_per_star", "pca_reconstructions",
-           "per_spectrum_l1", "probe_labels", "published_labels", "read_published_labels", "reconstruct",
-           "reconstruction_errors", "sigma_clip_label", "train_run_set", "traverse", "turning_ends", "usable"]
+           "MonotonicWindow", "NOT_TESTABLE", "PaperComparison", "ProbeResult", "RELEASED_CHECKPOINT_ITERATIONS",
+           "RunSet", "check_c1", "check_c2", "check_c3", "check_c4", "check_c5", "check_c6", "check_c7",
+           "collapsed_sizes", "compare_with_paper", "convergence", "disentanglement_scores", "doppler_shift_kms",
+           "doppler_sweep", "draw_shares", "encode_labelled", "encode_means", "error_table", "errors_by_seed",
+           "estimate_mi", "example_star", "factor_sensitivity", "histogram_mi", "informative_nodes", "judge", "ksg_mi",
+           "label_node", "latent_shift", "load_published_latents", "masked_flux", "median_band", "mi_indicator",
+           "mi_table", "monotonic_window", "node_dispersion", "not_testable", "object_folds", "one_per_star",
+           "pca_reconstructions", "per_spectrum_l1", "probe_labels", "published_labels", "read_published_labels",
+           "reconstruct", "reconstruction_errors", "sigma_clip_label", "train_run_set", "traverse", "turning_ends",
+           "unless_collapsed", "usable"]

@@ -29,13 +29,31 @@ def reconstruct(model: SpectrumAutoencoder, data: SpectraSet, indices) -> np.nda
 
 def pca_reconstructions(data: SpectraSet, train, test, sizes, seed: int = 0) -> dict[int, np.ndarray]:
     """Latent size → (n_test, n_pix) reconstructions of spectra ``test`` by the first ``size`` components of
-    one PCA fitted on spectra ``train`` (the components are nested, so one fit serves every size)."""
+    one PCA fitted on spectra ``train`` (the components are nested, so one fit serves every size). A fit has at
+    most :func:`pca_rank` components; a larger size uses them all, which is all a PCA of these spectra can do."""
     sizes = sorted(set(sizes))
-    pca = PCA(n_components=sizes[-1], svd_solver="full", random_state=seed)
-    pca.fit(data.flux[np.asarray(train)].numpy().astype(np.float64))
+    train = np.asarray(train)
+    pca = PCA(n_components=min(sizes[-1], pca_rank(len(train), data.n_pixels)), svd_solver="full", random_state=seed)
+    pca.fit(data.flux[train].numpy().astype(np.float64))
     centred = data.flux[np.asarray(test)].numpy().astype(np.float64) - pca.mean_
     codes = centred @ pca.components_.T
     return {size: (codes[:, :size] @ pca.components_[:size] + pca.mean_).astype(np.float32) for size in sizes}
+
+
+def pca_rank(n_train: int, n_pixels: int) -> int:
+    """The most components a PCA fitted on ``n_train`` spectra of ``n_pixels`` can have."""
+    return min(n_train, n_pixels)
+
+
+def pca_note(n_train: int, n_pixels: int, sizes) -> str:
+    """One sentence on how many components the PCA baseline, fitted on ``n_train`` spectra (one per training
+    star) of ``n_pixels``, can have at the latent ``sizes`` compared."""
+    rank, above = pca_rank(n_train, n_pixels), sorted(size for size in set(sizes) if size > pca_rank(n_train, n_pixels))
+    fitted = f"PCA is fitted on one spectrum of each of the {n_train:,} training stars"
+    if not above:
+        return f"{fitted}, so it has up to {rank:,} components: enough for every size here."
+    return (f"{fitted}, so it has at most {rank:,} components: at {', '.join(map(str, above))} latents it uses "
+            "them all, which is all a linear code of these stars can do.")
 
 
 def star_means(values: np.ndarray, object_ids: np.ndarray) -> np.ndarray:

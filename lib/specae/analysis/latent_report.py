@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from specae.analysis.bottleneck import example_star, star_errors
-from specae.analysis.claims import ClaimCheck, check_c5, check_c6
+from specae.analysis.claims import C6_PAPER, C6_TOLERANCE, ClaimCheck, check_c5, check_c6, not_testable
 from specae.analysis.informative import informative_nodes
 from specae.analysis.latents import EncodedSet, encode_labelled, encode_means, one_per_star, usable
 from specae.analysis.paper_comparison import PaperComparison, compare_with_paper
@@ -19,6 +19,7 @@ from specae.analysis.traversal import (
     DopplerSweep,
     MedianBand,
     MonotonicWindow,
+    TooFewBinsError,
     doppler_sweep,
     median_band,
     monotonic_window,
@@ -39,17 +40,19 @@ class LatentReport:
     labels: name → (n_stars,); comparison: informative nodes and the RV and Teff nodes; window: the RV node's
     monotonic window; band: its binned median with a bootstrap band over stars; turning: the window's ends where
     the median turns beyond the band; example: the spectrum whose code the traversal sweeps; sweep: the traversal
-    of the RV node across the window's node values."""
+    of the RV node across the window's node values. window, band and sweep are None when too few velocity bins
+    hold enough stars to read a window from (``no_window`` says why; C6 is then not testable)."""
 
     indices: np.ndarray
     mu: np.ndarray
     labels: dict[str, np.ndarray]
     comparison: PaperComparison
-    window: MonotonicWindow
-    band: MedianBand
+    window: MonotonicWindow | None
+    band: MedianBand | None
     turning: list[str]
     example: int
-    sweep: DopplerSweep
+    sweep: DopplerSweep | None
+    no_window: str = ""
 
     @property
     def rv_node(self) -> int:
@@ -61,7 +64,9 @@ class LatentReport:
 
     @property
     def window_bins(self) -> int:
-        """Velocity bins inside the monotonic window."""
+        """Velocity bins inside the monotonic window (0 without one)."""
+        if self.window is None:
+            return 0
         centres = self.window.centres
         return int(np.count_nonzero((centres >= self.window.low) & (centres <= self.window.high)))
 
@@ -70,8 +75,31 @@ class LatentReport:
 
     def c6(self) -> ClaimCheck:
         rv = self.labels["rv"]
+        if self.window is None or self.sweep is None:
+            return not_testable("C6", C6_PAPER, C6_TOLERANCE, f"no velocity window to read: {self.no_window}")
         return check_c6(self.window, self.window_bins, (float(rv.min()), float(rv.max())), self.turning,
                         self.sweep.shifts)
+
+    def seed_row(self) -> dict[str, object]:
+        """The §6 numbers as one row of a table over seeds: informative nodes, the RV and Teff nodes with their MI
+        and the runner-up's, the RV window (km/s) and the span of its traversal (km/s)."""
+        rv, teff = self.comparison.nodes["rv"], self.comparison.nodes["teff"]
+        window, span = ("none", "none") if self.window is None or self.sweep is None else (
+            f"{self.window.low:.0f} … {self.window.high:+.0f}", round(self.sweep.span, 1))
+        return {"informative nodes": ", ".join(f"z{i}" for i in self.comparison.informative) or "none",
+                "RV node": f"z{rv.node}", "MI RV (nats)": round(rv.ksg, 2), "runner-up MI RV": round(rv.second_ksg, 2),
+                "Teff node": f"z{teff.node}", "MI Teff (nats)": round(teff.ksg, 2),
+                "runner-up MI Teff": round(teff.second_ksg, 2),
+                "RV window (km/s)": window, "traversal span (km/s)": span}
+
+    def window_reading(self, pixel_kms: float, figure: str = "fig-rv-window", subject: str = "The RV node") -> str:
+        """One MyST sentence on the RV node's window and its traversal (or why there is none), citing ``figure``;
+        pixel_kms: the grid's pixel (km/s); subject: how the sentence names the node."""
+        if self.window is None or self.sweep is None:
+            return f"{subject} has no velocity window to read: {self.no_window}."
+        return (f"{subject} moves monotonically with the velocity from {self.window.low:.0f} to "
+                f"{self.window.high:.0f} km/s ({{numref}}`{figure}`); sweeping it across that window shifts the "
+                f"decoded spectrum by {self.sweep.span:.1f} km/s, against a pixel of {pixel_kms:.1f} km/s.")
 
     def row(self) -> dict[str, object]:
         """The report as one table row (the keys of :data:`COLLAPSED_ROW`)."""
@@ -79,13 +107,31 @@ class LatentReport:
         return {"informative nodes": int(self.comparison.informative.size),
                 "RV node, MI (nats)": f"z{rv.node}, {rv.ksg:.2f}",
                 "Teff node, MI (nats)": f"z{teff.node}, {teff.ksg:.2f}",
-                "C5 holds": self.c5().holds, "C6 holds": self.c6().holds}
+                "C5": self.c5().verdict, "C6": self.c6().verdict}
 
 
 # A collapsed code (validation KL below COLLAPSE_KL_NATS) has no node for anything: its row is not computed, since
-# the nodes' MI would be noise on codes near zero.
+# the nodes' MI would be noise on codes near zero, and its claims are not testable.
 COLLAPSED_ROW = {"informative nodes": 0, "RV node, MI (nats)": "collapsed", "Teff node, MI (nats)": "collapsed",
-                 "C5 holds": False, "C6 holds": False}
+                 "C5": "not testable", "C6": "not testable"}
+
+
+def beta_study_reading(collapsed: list[float], reports: dict[float, LatentReport], collapse_kl: float,
+                       min_label_mi: float) -> str:
+    """One MyST paragraph on a β study: at which β the code collapsed (validation KL below ``collapse_kl``) and,
+    over the others (β → report), the largest MI of the RV and Teff nodes against C5's ``min_label_mi``."""
+    if collapsed:
+        text = (f"The code collapses to the prior (validation KL below {collapse_kl:.1f} nats) at β = "
+                f"{', '.join(f'{beta:g}' for beta in collapsed)}. ")
+    else:
+        text = f"No value of β collapses the code to the prior (validation KL below {collapse_kl:.1f} nats). "
+    if not reports:
+        return text + "No other value of β was tried, so no code is left to read."
+    rv = max(report.comparison.nodes["rv"].ksg for report in reports.values())
+    teff = max(report.comparison.nodes["teff"].ksg for report in reports.values())
+    return text + (f"Over {'the other' if collapsed else 'these'} values of β the RV node's MI with the velocity is "
+                   f"at most {rv:.2f} nats (C5 asks for {min_label_mi:g}), while the Teff node reaches {teff:.2f} "
+                   "nats.")
 
 
 def paper_comparison_of(model: SpectrumAutoencoder, data: SpectraSet, stars, names=("rv", "teff"),
@@ -113,10 +159,15 @@ def latent_report(model: SpectrumAutoencoder, data: SpectraSet, stars, grid: Gri
     encoded, comparison = paper_comparison_of(model, data, stars, LABELS, seed=seed)
     rv = encoded.labels["rv"]
     node = encoded.mu[:, comparison.nodes["rv"].node]
-    window = monotonic_window(rv, node, bin_width=rv_bin_width, min_count=MIN_BIN_COUNT, around=0.0)
+    example = example_star(encoded.labels["teff"], encoded.labels["snr"])
+    try:
+        window = monotonic_window(rv, node, bin_width=rv_bin_width, min_count=MIN_BIN_COUNT, around=0.0)
+    except TooFewBinsError as reason:  # the data cannot support a window at this bin width: C6 says so
+        return LatentReport(indices=encoded.indices, mu=encoded.mu, labels=encoded.labels, comparison=comparison,
+                            window=None, band=None, turning=[], example=example, sweep=None,
+                            no_window=f"{reason} (velocity in km/s, one star per point)")
     band = median_band(rv, node, window.centres, rv_bin_width, seed=seed)
     inside = (window.centres >= window.low) & (window.centres <= window.high)
-    example = example_star(encoded.labels["teff"], encoded.labels["snr"])
     sweep = doppler_sweep(model.decode, encoded.mu[example], comparison.nodes["rv"].node, window.medians[inside],
                           grid.wavelength, grid.mask, steps=max(3, 2 * int(inside.sum()) - 1),
                           percentiles=(0.0, 100.0))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from specae.analysis.bottleneck import error_table, line_core_mask, pca_reconstructions, reconstruct
+from specae.analysis.claims import COLLAPSE_KL_NATS
 from specae.analysis.convergence import convergence
 from specae.analysis.latents import one_per_star, usable
 from specae.spectra.spectra_set import SpectraSet
@@ -21,7 +22,6 @@ from specae.training.presets import Preset
 from specae.training.run_cache import cached_train_many
 
 FAMILIES = {"β-VAE": dict(variational=True), "deterministic": dict(variational=False)}  # name → overrides
-COLLAPSE_KL_NATS = 0.1  # a β-VAE whose code carries less than this (validation KL) has collapsed to its prior
 
 
 @dataclass(frozen=True)

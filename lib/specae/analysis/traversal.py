@@ -63,6 +63,10 @@ def doppler_shift_kms(wavelength: np.ndarray, reference: np.ndarray, spectra: np
     return np.array(velocities)
 
 
+class TooFewBinsError(ValueError):
+    """Too few populated label bins to read a monotonic window from (a limit of the data, not a bug)."""
+
+
 @dataclass(frozen=True)
 class MonotonicWindow:
     """Where a node's binned median moves monotonically with a label.
@@ -85,24 +89,30 @@ def monotonic_window(label: np.ndarray, node: np.ndarray, bin_width: float, min_
 
     label, node: (n,) paired values (NaN dropped); bin_width: label units per bin; bins with fewer
     than ``min_count`` points are skipped. The released model's RV node: around = 0 km/s, bins of a few km/s.
+    Raises :class:`TooFewBinsError` when fewer than 3 bins are populated.
     """
     finite = np.isfinite(label) & np.isfinite(node)
     label, node = np.asarray(label)[finite], np.asarray(node)[finite]
     if label.size < 3 * min_count:
-        raise ValueError(f"need at least {3 * min_count} finite (label, node) pairs, got {label.size}")
+        raise TooFewBinsError(f"{label.size} finite (label, node) pairs, fewer than the {3 * min_count} that 3 bins of "
+                         f"{min_count} need")
     edges = np.arange(np.floor(label.min() / bin_width) * bin_width, label.max() + bin_width, bin_width)
     which = np.digitize(label, edges) - 1
-    centres, medians = [], []
+    centre_list, median_list = [], []
     for b in range(edges.size - 1):
         members = node[which == b]
         if members.size >= min_count:
-            centres.append((edges[b] + edges[b + 1]) / 2)
-            medians.append(np.median(members))
-    centres, medians = np.array(centres), np.array(medians)
+            centre_list.append((edges[b] + edges[b + 1]) / 2)
+            median_list.append(np.median(members))
+    centres, medians = np.array(centre_list), np.array(median_list)
     if centres.size < 3:
-        raise ValueError("fewer than 3 populated bins; widen bin_width or lower min_count")
+        n_bins = edges.size - 1
+        fix = ("narrow bin_width" if n_bins < 3 else
+               "widen bin_width, lower min_count or use more points")
+        raise TooFewBinsError(f"{centres.size} of the {n_bins} bins of {bin_width:g} over the label's span "
+                         f"{label.min():.0f} … {label.max():+.0f} hold ≥ {min_count} points, fewer than 3; {fix}")
     start = int(np.argmin(np.abs(centres - around)))
-    best = None
+    runs = []
     for direction in (+1, -1):
         steps = np.sign(np.diff(medians)) == direction
         low = start
@@ -111,9 +121,8 @@ def monotonic_window(label: np.ndarray, node: np.ndarray, bin_width: float, min_
         high = start
         while high < steps.size and steps[high]:
             high += 1
-        if best is None or high - low > best[1] - best[0]:
-            best = (low, high, direction)
-    low, high, direction = best
+        runs.append((low, high, direction))
+    low, high, direction = max(runs, key=lambda run: run[1] - run[0])  # the first of equally wide runs: rising
     inside = (label >= centres[low] - bin_width / 2) & (label <= centres[high] + bin_width / 2)
     slope = float(np.polyfit(label[inside], node[inside], 1)[0]) if high > low else 0.0
     return MonotonicWindow(float(centres[low]), float(centres[high]), slope, direction, centres, medians)
@@ -189,7 +198,8 @@ def doppler_sweep(decoder, code, node: int, node_values, wavelength: np.ndarray,
     one spectrum; node_values: (n,); wavelength: (n_pix,) Å; valid: (n_pix,) bool pixels to compare.
     """
     code = torch.as_tensor(code, dtype=torch.float32)
-    values = np.linspace(*np.percentile(node_values, percentiles), steps)
+    low, high = np.percentile(node_values, percentiles)
+    values = np.linspace(low, high, steps)
     decoded = traverse(decoder, code, node, values).cpu().numpy()
     reference = traverse(decoder, code, node, [code[node].item()]).cpu().numpy()[0]
     return DopplerSweep(values=values, shifts=doppler_shift_kms(wavelength, reference, decoded, valid))

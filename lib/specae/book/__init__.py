@@ -27,6 +27,7 @@ from specae.book.latent_figures import (
 )
 from specae.book.model_figures import architecture_summary, format_summary, plot_architecture
 from specae.book.parameters import check_parameters
+from specae.book.provenance import publish_unavailable
 from specae.book.split_figures import plot_error_distributions, plot_error_vs_visibility, plot_latent_distributions
 
 __all__ = ["LINE_WINDOWS", "architecture_facts", "architecture_summary", "check_parameters", "format_summary",
@@ -35,4 +36,4 @@ __all__ = ["LINE_WINDOWS", "architecture_facts", "architecture_summary", "check_
            "plot_error_vs_bottleneck", "plot_error_vs_visibility", "plot_grid_and_mask", "plot_latent_distributions",
            "plot_loss_history", "plot_mi_indicator", "plot_node_scatters", "plot_normalised_histograms",
            "plot_population", "plot_real_on_node", "plot_reconstructions", "plot_rv_window", "plot_spectrum_pair",
-           "plot_visibility", "publish_figure", "set_up_chapter"]
+           "plot_visibility", "publish_figure", "publish_unavailable", "set_up_chapter"]

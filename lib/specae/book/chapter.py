@@ -8,24 +8,57 @@ from collections.abc import Mapping
 from specae.analysis.claims import ClaimCheck, ClaimVerdict
 from specae.book.parameters import check_parameters
 from specae.book.provenance import publish
-from specae.training.presets import OVERRIDES, Preset, preset_from_parameters
+from specae.training.datasets import IN_MEMORY_LIMIT_BYTES, bytes_in_memory, fits_in_memory
+from specae.training.presets import OVERRIDES, PRESETS, Preset, get_preset, preset_from_parameters
 
 
-def set_up_chapter(parameters: dict, whole_text: bool = False, **fixed) -> Preset:
-    """Check a chapter's papermill ``parameters`` and return the preset they choose.
+def set_up_chapter(parameters: dict, whole_text: bool = False, survey_in_memory: bool = False, **fixed) -> Preset:
+    """Check a chapter's papermill ``parameters`` and return the preset they choose. A parameter papermill injected
+    that the chapter does not have (a misspelt or another chapter's) is refused too, not silently ignored.
 
     parameters: the chapter's parameters cell as a dict (``preset`` and the rest); those that are preset
     overrides (``seed``, ``latent_dim``, …; None keeps the preset's value) configure it, the others
     (``device``, ``latent_sizes``, …) are only checked. fixed: overrides the chapter always applies, e.g.
     ``variational=True``. whole_text: tables show whole sentences (pandas ``display.max_colwidth`` = None).
+    survey_in_memory: the chapter holds its preset's whole survey in memory, so a preset whose survey does not fit
+    (the paper's) is refused here, naming the presets that do.
     """
     check_parameters(**parameters)
+    unknown = sorted(injected_parameters() - set(parameters))
+    if unknown:
+        raise ValueError("bad chapter parameter" + ("s" if len(unknown) > 1 else "") + ": " + " | ".join(
+            f"{name}: not a parameter of this chapter; allowed: {', '.join(parameters)}; fix: leave it out"
+            for name in unknown))
     if whole_text:
         import pandas as pd
 
         pd.set_option("display.max_colwidth", None)
     overrides = {key: value for key, value in parameters.items() if key in OVERRIDES}
-    return preset_from_parameters(parameters["preset"], **{**overrides, **fixed})
+    preset = preset_from_parameters(parameters["preset"], **{**overrides, **fixed})
+    if survey_in_memory and not fits_in_memory(preset.data):
+        data = preset.data
+        fitting = [name for name in sorted(PRESETS) if fits_in_memory(get_preset(name).data)]
+        raise ValueError(
+            f"bad chapter parameter: preset = {preset.name!r}: its survey ({data.synthetic.n_spectra:,} spectra × "
+            f"{data.grid.n_pixels:,} px, {bytes_in_memory(data) / 1024**3:,.0f} GiB) does not fit in the "
+            f"{IN_MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB this chapter may hold in memory; allowed: "
+            f"{', '.join(map(repr, fitting))}; fix: -p preset study (train the paper preset with "
+            "`python -m specae train --preset paper --device cuda`, which streams its spectra)")
+    return preset
+
+
+def injected_parameters() -> set[str]:
+    """The names papermill's injected parameters cell assigned in this kernel (its source starts with
+    "# Parameters"); empty outside IPython."""
+    import ast
+
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    sources = shell.user_ns.get("In", []) if shell is not None else []
+    return {target.id for source in sources if source.startswith("# Parameters\n")
+            for node in ast.parse(source).body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)}
 
 
 def publish_figure(figure, figure_id: str, parameters: dict, preset: Preset | None = None) -> None:

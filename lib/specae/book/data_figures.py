@@ -20,7 +20,7 @@ def plot_spectrum_pair(wavelength: np.ndarray, real: np.ndarray, synthetic: np.n
     wavelength: (n,) Å; real, synthetic: (n,) normalised flux, NaN where masked. zooms: title → (start, stop) Å.
     """
     fig = plt.figure(figsize=(10, 6.2), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.15])
+    top, bottom = fig.subfigures(2, 1, squeeze=False, height_ratios=[1, 1.15])[:, 0]
     ax = top.subplots()
     ax.plot(wavelength, real, lw=0.3, color=REAL_COLOUR, label=labels[0])
     ax.plot(wavelength, synthetic - 1.0, lw=0.3, color=SYNTHETIC_COLOUR, label=f"{labels[1]} (offset −1)")
@@ -70,7 +70,8 @@ def plot_normalised_histograms(real: np.ndarray, synthetic: np.ndarray, labels: 
     fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
     bins = np.linspace(-0.2, 2.2, 121)
     for values, colour, label in ((real, REAL_COLOUR, labels[0]), (synthetic, SYNTHETIC_COLOUR, labels[1])):
-        ax.hist(values, bins=bins, histtype="step", density=True, color=colour, label=label)
+        ax.hist(values, bins=bins,  # type: ignore[arg-type]  # matplotlib's stub omits array bins, which it takes
+                histtype="step", density=True, color=colour, label=label)
     ax.set(xlabel="flux / median", ylabel="density", yscale="log")
     ax.legend(frameon=False, fontsize="small")
     return fig

@@ -56,7 +56,7 @@ def architecture_facts(summary: pd.DataFrame, preset: Preset) -> dict:
 def paper_latent_facts() -> dict:
     """The paper's §6 numbers: informative nodes, latent size, and the RV and Teff nodes' MI (nats) by a
     Gaussian mixture (with its error) and by 40-bin histograms."""
-    facts = {"n_informative": len(PAPER_INFORMATIVE_NODES), "latent_dim": PAPER_LATENT_DIM}
+    facts: dict[str, float] = {"n_informative": len(PAPER_INFORMATIVE_NODES), "latent_dim": PAPER_LATENT_DIM}
     for name in ("rv", "teff"):
         facts |= {f"{name}_mi_gmm": PAPER_MI_GMM[name][0], f"{name}_mi_gmm_error": PAPER_MI_GMM[name][1],
                   f"{name}_mi_histogram": PAPER_MI_HISTOGRAM_40[name]}
@@ -65,7 +65,7 @@ def paper_latent_facts() -> dict:
 
 def label_node_facts(comparison: PaperComparison) -> dict:
     """Our node of each label (``rv_node`` …) and its KSG mutual information with the label and its error (nats)."""
-    facts = {}
+    facts: dict[str, float] = {}
     for name, found in comparison.nodes.items():
         facts |= {f"{name}_node": found.node, f"{name}_mi_ksg": found.ksg, f"{name}_mi_ksg_error": found.ksg_error}
     return facts

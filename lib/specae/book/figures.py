@@ -9,6 +9,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from specae.analysis.convergence import Convergence
+
 
 def plot_loss_history(history: list[dict]) -> Figure:
     """Train and validation loss per epoch (one row of ``history`` per epoch).
@@ -34,7 +36,7 @@ def plot_loss_history(history: list[dict]) -> Figure:
     return fig
 
 
-def plot_convergence(histories: dict[str, list[dict]], verdicts: dict[str, object], columns: int = 6) -> Figure:
+def plot_convergence(histories: dict[str, list[dict]], verdicts: dict[str, Convergence], columns: int = 6) -> Figure:
     """Each run's validation L1 against step, the span the convergence criterion judges (its last 20 % of
     steps) shaded and the best value before it dashed; the panel's title gives the verdict.
 
@@ -47,8 +49,12 @@ def plot_convergence(histories: dict[str, list[dict]], verdicts: dict[str, objec
         values = [record["validation_reconstruction"] for record in history]
         verdict = verdicts[name]
         ax.axvspan(0.8 * steps[-1], steps[-1], color="0.9")
-        ax.axhline(verdict.best_before, color="0.4", lw=0.8, ls="--")
         ax.plot(steps, values, "o-", ms=2.5, lw=1, color="tab:blue" if verdict.converged else "tab:red")
+        if not verdict.testable:  # no epoch before the last 20 %: nothing to compare the tail with
+            ax.set_title(f"{name}\ntoo short to judge", fontsize="small")
+            ax.tick_params(labelsize="x-small")
+            continue
+        ax.axhline(verdict.best_before, color="0.4", lw=0.8, ls="--")
         ax.set_ylim(verdict.best_before * 0.97, values[len(values) // 4] if len(values) > 3 else max(values))
         ax.set_title(f"{name}\n{'converged' if verdict.converged else 'NOT converged'}, "
                      f"{100 * verdict.late_gain:+.2f} %", fontsize="small")

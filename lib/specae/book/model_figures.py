@@ -55,7 +55,7 @@ def format_summary(table: pd.DataFrame) -> pd.DataFrame:
     def cell(quantity: str, value) -> str:
         return SUMMARY_FORMATS.get(quantity, "{}").format(value)
 
-    return pd.DataFrame({column: [cell(quantity, value) for quantity, value in table[column].items()]
+    return pd.DataFrame({column: [cell(str(quantity), value) for quantity, value in table[column].items()]
                          for column in table.columns}, index=table.index)
 
 

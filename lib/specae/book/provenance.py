@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import re
 from dataclasses import dataclass
 from importlib import metadata
@@ -27,6 +28,12 @@ PAPER_CITATION = ("Sedaghat N., Romaniello M., Carrick J. E., Pineau F.-X., 2021
                   "doi:10.1093/mnras/staa3540")
 
 
+def figures_dir() -> Path:
+    """Where chapters export their figures: ``$SPECAE_FIGURES`` when set (a test's or a rerun's own folder),
+    else ``figures/`` of the repository."""
+    return Path(os.environ.get("SPECAE_FIGURES") or REPO_DIR / "figures")
+
+
 def code_fingerprint() -> str:
     """SHA-256 over the names and bytes of the package's Python files and data (what makes a figure)."""
     return hash_files(sorted(str(path.relative_to(PACKAGE_DIR)) for path in PACKAGE_DIR.rglob("*")
@@ -34,7 +41,7 @@ def code_fingerprint() -> str:
 
 
 def package_versions() -> dict:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -83,8 +90,8 @@ def export_figure(figure, record: dict, folder: str | Path = REPO_DIR / "figures
         handle, format="pdf", metadata={"Title": record["title"], "Subject": text, "Creator": "specae"}))
     manifest = read_manifest(folder)
     manifest[record["id"]] = dict(record, files={kind: path.name for kind, path in paths.items()})
-    text = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    atomic_write(folder / MANIFEST, lambda handle: handle.write(text))
+    manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    atomic_write(folder / MANIFEST, lambda handle: handle.write(manifest_bytes))
     return paths
 
 
@@ -97,16 +104,19 @@ def read_embedded(path: str | Path) -> dict:
     """The provenance record embedded in an exported PNG or PDF."""
     path = Path(path)
     if path.suffix == ".png":
-        from PIL import Image
+        from PIL import Image, PngImagePlugin
 
         with Image.open(path) as image:
+            if not isinstance(image, PngImagePlugin.PngImageFile):
+                raise ValueError(f"{path} is not a PNG image ({image.format})")
             text = image.text.get(PNG_KEY)
     elif path.suffix == ".pdf":
         from pypdf import PdfReader
         from pypdf.errors import PyPdfError
 
         try:
-            text = (PdfReader(path).metadata or {}).get("/Subject")
+            info = PdfReader(path).metadata
+            text = info.get("/Subject") if info is not None else None
         except PyPdfError as error:
             raise ValueError(f"{path} is not a readable PDF ({type(error).__name__}: {error})") from error
     else:
@@ -225,7 +235,7 @@ def figure_entry(figure_id: str, registry: str | Path = REPO_DIR / "chapters" / 
     return entries[figure_id]
 
 
-def publish(figure, figure_id: str, parameters: dict, preset=None, folder: str | Path = REPO_DIR / "figures",
+def publish(figure, figure_id: str, parameters: dict, preset=None, folder: str | Path | None = None,
             registry: str | Path = REPO_DIR / "chapters" / "figures.yml", close: bool = True) -> dict:
     """Export ``figure`` with its provenance and glue it for the book: ``<name>`` (the figure, for a
     ``glue:figure`` directive) and ``<name>_provenance`` (Markdown: the provenance line and a
@@ -237,7 +247,7 @@ def publish(figure, figure_id: str, parameters: dict, preset=None, folder: str |
 
     entry = figure_entry(figure_id, registry)
     record = figure_record(figure_id, entry["title"], entry["caption"], entry["chapter"], parameters, preset)
-    export_figure(figure, record, folder)
+    export_figure(figure, record, figures_dir() if folder is None else folder)
     cite = citation(record)
     name = figure_id.replace("-", "_")
     glue(name, figure, display=False)
@@ -251,3 +261,18 @@ def publish(figure, figure_id: str, parameters: dict, preset=None, folder: str |
 
         plt.close(figure)
     return record
+
+
+def publish_unavailable(figure_id: str, reason: str,
+                        registry: str | Path = REPO_DIR / "chapters" / "figures.yml") -> None:
+    """Glue, in place of a figure the data cannot support, one sentence saying why (``<name>``, so that the
+    chapter's ``glue:figure`` shows the sentence above the caption) and an empty provenance (``<name>_provenance``):
+    nothing was drawn, so nothing is exported or cited."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    figure_entry(figure_id, registry)  # the ID must still be a registered figure
+    name = figure_id.replace("-", "_")
+    glue(name, Markdown(f"*Not drawn: {reason}.*"), display=False)
+    glue(f"{name}_provenance", Markdown(f"<small>`{figure_id}` · not drawn for these parameters</small>"),
+         display=False)

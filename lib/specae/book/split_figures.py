@@ -13,7 +13,8 @@ def plot_error_distributions(errors: dict[str, np.ndarray]) -> Figure:
     bins = np.geomspace(finite.min(), finite.max(), 40)
     fig, ax = plt.subplots(figsize=(6.4, 3.0), layout="constrained")
     for (name, values), colour in zip(errors.items(), ("tab:blue", "tab:orange", "tab:green"), strict=False):
-        ax.hist(values[np.isfinite(values)], bins=bins, density=True, histtype="step", lw=1.5, color=colour,
+        ax.hist(values[np.isfinite(values)], bins=bins,  # type: ignore[arg-type]  # the stub omits array bins
+                density=True, histtype="step", lw=1.5, color=colour,
                 label=f"{name} (median {np.nanmedian(values):.4f})")
     ax.set(xscale="log", xlabel="masked L1 per pixel of one spectrum", ylabel="density")
     ax.legend(frameon=False, fontsize="small")
@@ -26,7 +27,8 @@ def plot_latent_distributions(codes: dict[str, np.ndarray], nodes) -> Figure:
     fig, axes = plt.subplots(1, len(nodes), figsize=(6.4, 2.4), layout="constrained", squeeze=False)
     for ax, node in zip(axes[0], nodes, strict=True):
         pooled = np.concatenate([c[:, node] for c in codes.values()])
-        bins = np.linspace(*np.percentile(pooled, [0.5, 99.5]), 30)
+        low, high = np.percentile(pooled, [0.5, 99.5])
+        bins = np.linspace(low, high, 30)
         for (name, values), colour in zip(codes.items(), ("tab:blue", "tab:orange"), strict=False):
             ax.hist(values[:, node], bins=bins, density=True, histtype="step", lw=1.3, color=colour, label=name)
         ax.set(xlabel=f"μ of z{node}", yticks=[])

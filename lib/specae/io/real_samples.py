@@ -68,7 +68,10 @@ def fetch_samples(dest: Path | None = None) -> list[Path]:
                 for name in missing:
                     member = tar.getmember(_MEMBER_FOLDER + name)
                     extracted = Path(tmp) / name
-                    with tar.extractfile(member) as source, open(extracted, "wb") as target:
+                    source_file = tar.extractfile(member)
+                    if source_file is None:
+                        raise ValueError(f"{name} in {SOURCE_ARCHIVE} is not a regular file")
+                    with source_file as source, open(extracted, "wb") as target:
                         shutil.copyfileobj(source, target)
                     if sha256_file(extracted) != SAMPLE_FILES[name]:
                         raise ValueError(f"{name} extracted from {SOURCE_ARCHIVE} does not match its SHA-256")

@@ -236,7 +236,7 @@ def _load(path: str, grid: Grid):
         if grid != Grid():
             flux = grid.rebin_flux(torch.from_numpy(flux)).numpy()
         values = dict(spectrum.meta, product=spectrum.product)
-        meta = {key: str(values.get(key) or "") for key in _TEXT_COLUMNS}
+        meta: dict[str, str | float] = {key: str(values.get(key) or "") for key in _TEXT_COLUMNS}
         meta.update({key: float(values[key]) if values.get(key) is not None else np.nan for key in _NUMBER_COLUMNS})
         return flux, meta, None
     except Exception as error:  # noqa: BLE001 (every input must end stored or rejected with its reason)
@@ -258,7 +258,7 @@ def _product_holders(labels: Table) -> dict[str, str]:
     """Product id (ARCFILE) → source file, for the stored spectra that have one."""
     if "arcfile" not in labels.colnames:
         return {}
-    holders = {}
+    holders: dict[str, str] = {}
     for source, arcfile in zip(labels["source"], labels["arcfile"], strict=True):
         if arcfile is not np.ma.masked and str(arcfile):
             holders.setdefault(str(arcfile), str(source))
@@ -280,9 +280,10 @@ def _commit(store: Path, manifest: dict, fluxes: list, stored: list, rejected: l
         first = sum(shard["rows"] for shard in manifest["shards"])
         for row, entry in enumerate(stored):
             entry.update(shard=index, row=row, index=first + row)
-        shard = dict(file=f"shard-{index:05d}.npy", rows=len(fluxes), labels=f"labels-{number:05d}.ecsv")
-        atomic_write(store / shard["file"], lambda handle: np.save(handle, np.stack(fluxes)))
-        _write_table(store / shard["labels"], Table(rows=stored))
+        shard_file, labels_file = f"shard-{index:05d}.npy", f"labels-{number:05d}.ecsv"
+        shard = dict(file=shard_file, rows=len(fluxes), labels=labels_file)
+        atomic_write(store / shard_file, lambda handle: np.save(handle, np.stack(fluxes)))
+        _write_table(store / labels_file, Table(rows=stored))
         manifest["shards"].append(shard)
     if rejected:
         name = f"rejects-{number:05d}.ecsv"

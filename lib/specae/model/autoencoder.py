@@ -218,7 +218,8 @@ def layer_table(config: AutoencoderConfig) -> list[dict]:
 
 
 def _encoder(config: AutoencoderConfig) -> nn.Sequential:
-    layers, in_channels = OrderedDict(), 1
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    in_channels = 1
     stages = zip(config.channels, config.kernels, config.strides, strict=True)
     for i, (out_channels, kernel, stride) in enumerate(stages, 1):
         layers[f"conv{i}"] = nn.Conv1d(in_channels, out_channels, kernel, stride=stride, padding=(kernel - 1) // 2)
@@ -228,7 +229,7 @@ def _encoder(config: AutoencoderConfig) -> nn.Sequential:
 
 
 def _decoder(config: AutoencoderConfig) -> nn.Sequential:
-    layers = OrderedDict()
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
     in_channels = (1,) + config.channels[:-1]
     for i in range(len(config.channels), 0, -1):
         stride, kernel = config.strides[i - 1], config.kernels[i - 1]
@@ -242,7 +243,7 @@ def _decoder(config: AutoencoderConfig) -> nn.Sequential:
     return nn.Sequential(layers)
 
 
-def _row(name: str, module: nn.Module, length: int) -> dict:
+def _row(name: str, module: nn.Conv1d | nn.ConvTranspose1d, length: int) -> dict:
     return dict(name=name, kind=type(module).__name__, channels=f"{module.in_channels}→{module.out_channels}",
                 kernel=module.kernel_size[0], stride=module.stride[0], length=length, params=_count(module))
 

@@ -93,6 +93,8 @@ def measured_receptive_field(config: AutoencoderConfig, position: int | None = N
     encoder = _seeded_model(config, seed).encoder.double()
     x = torch.zeros(1, 1, config.input_length, dtype=torch.float64, requires_grad=True)
     encoder(x)[0, :, position].sum().backward()
+    if x.grad is None:
+        raise RuntimeError("back-propagation left no gradient on the input")
     seen = torch.nonzero(x.grad[0, 0]).flatten()
     if seen.numel() == 0:
         raise RuntimeError(f"no input pixel reaches position {position}; the gradient vanished")

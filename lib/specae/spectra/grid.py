@@ -106,7 +106,7 @@ class Grid:
     @cached_property
     def mask(self) -> np.ndarray:
         """(n_pixels,) bool: True on real pixels, False on padding and the CCD gap."""
-        return full_resolution_mask()[self.fine_slice].reshape(self.n_pixels, self.factor).all(axis=1)
+        return np.all(full_resolution_mask()[self.fine_slice].reshape(self.n_pixels, self.factor), axis=1)
 
     def mask_tensor(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """The mask as a (n_pixels,) bool tensor on ``device``."""

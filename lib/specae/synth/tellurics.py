@@ -19,6 +19,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 
 from specae.synth.line_lists import instrument_sigma_kms
 
@@ -41,7 +42,7 @@ def vacuum_to_air(wavelength_vacuum: np.ndarray) -> np.ndarray:
     return wavelength_vacuum / n
 
 
-def line_depth_to_area(depth: np.ndarray) -> np.ndarray:
+def line_depth_to_area(depth: npt.ArrayLike) -> np.ndarray:
     """τ area (km/s) of a telluric line whose centre is ``depth`` deep at HARPS resolution."""
     sigma = math.hypot(instrument_sigma_kms(), TELLURIC_SIGMA_KMS)
     return -np.log1p(-np.asarray(depth)) * math.sqrt(2 * math.pi) * sigma
@@ -74,10 +75,10 @@ def oxygen_lines() -> tuple[np.ndarray, np.ndarray]:
 def water_lines() -> tuple[np.ndarray, np.ndarray]:
     """(air λ Å, τ area in km/s per airmass per mm of precipitable water) of the H₂O stand-in lines."""
     rng = np.random.default_rng(_WATER_SEED)
-    wavelength, depth = [], []
+    wavelength_parts, depth_parts = [], []
     for start, end, count, strongest in _WATER_BANDS:
-        wavelength.append(rng.uniform(start, end, count))
-        depth.append(strongest * 10 ** rng.uniform(-2, 0, count))
-    wavelength, depth = np.concatenate(wavelength), np.concatenate(depth)
+        wavelength_parts.append(rng.uniform(start, end, count))
+        depth_parts.append(strongest * 10 ** rng.uniform(-2, 0, count))
+    wavelength, depth = np.concatenate(wavelength_parts), np.concatenate(depth_parts)
     order = np.argsort(wavelength)
     return wavelength[order], line_depth_to_area(depth[order])

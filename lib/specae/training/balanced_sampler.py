@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch.utils.data import Sampler
 
 from specae.seeding import Stream, torch_generator
 
 
-def visibility_weights(object_ids: Sequence) -> torch.Tensor:
+def visibility_weights(object_ids: npt.ArrayLike) -> torch.Tensor:
     """(n_spectra,) float64 sampling weights 1 / n_obs(object), normalised to sum to 1."""
     ids = np.asarray(object_ids)
     if ids.size == 0:
@@ -33,7 +34,8 @@ class BalancedSampler(Sampler[int]):
     With ``balanced=False`` every spectrum is equally likely instead (the unbalanced baseline).
     """
 
-    def __init__(self, object_ids: Sequence, num_samples: int | None = None, seed: int = 0, balanced: bool = True):
+    def __init__(self, object_ids: Sequence | np.ndarray, num_samples: int | None = None, seed: int = 0,
+                 balanced: bool = True):
         n = len(object_ids)
         if n == 0:
             raise ValueError("cannot sample from an empty dataset: object_ids is empty")
@@ -53,7 +55,7 @@ class BalancedSampler(Sampler[int]):
         generator = torch_generator(self.seed, Stream.SAMPLER, epoch)
         return torch.multinomial(self.weights, self.num_samples, replacement=True, generator=generator)
 
-    def draws_per_object(self, epoch: int, object_ids: Sequence) -> np.ndarray:
+    def draws_per_object(self, epoch: int, object_ids: npt.ArrayLike) -> np.ndarray:
         """(n_objects,) how often each object (ids 0 … max) is drawn in ``epoch``."""
         ids = np.asarray(object_ids)
         return np.bincount(ids[self.indices(epoch).numpy()], minlength=int(ids.max()) + 1)

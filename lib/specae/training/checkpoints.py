@@ -115,7 +115,7 @@ def _check_compatible(path: Path, state: dict, preset: Preset) -> None:
         raise ValueError(f"{path} already holds {state['epoch']} epochs, more than the {preset.train.epochs} requested")
 
 
-def _check_version(path: Path, state: dict, advice: str) -> None:
+def _check_version(path: str | os.PathLike, state: dict, advice: str) -> None:
     """Refuse a checkpoint written by another specae version; ``advice`` ends the message."""
     if state.get("specae_version") != __version__:
         raise ValueError(f"{path} was written by specae {state.get('specae_version')}, this is specae {__version__}; "

@@ -19,7 +19,7 @@ def load_synthetic(config: DataConfig) -> SpectraSet:
     survey = SyntheticSurvey(config.synthetic, config.grid)
     if not fits_in_memory(config):
         raise ValueError(
-            f"{len(survey)} spectra × {config.grid.n_pixels} px need {_bytes_in_memory(config) / 1024**3:.1f} GiB "
+            f"{len(survey)} spectra × {config.grid.n_pixels} px need {bytes_in_memory(config) / 1024**3:.1f} GiB "
             f"in memory (limit {IN_MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB); lower n_spectra or raise grid_factor, "
             "or stream the spectra (specae.training.feeds.RenderedSource)"
         )
@@ -39,8 +39,9 @@ def load_synthetic(config: DataConfig) -> SpectraSet:
 
 def fits_in_memory(config: DataConfig) -> bool:
     """Whether :func:`load_synthetic` may hold the configured survey (within :data:`IN_MEMORY_LIMIT_BYTES`)."""
-    return _bytes_in_memory(config) <= IN_MEMORY_LIMIT_BYTES
+    return bytes_in_memory(config) <= IN_MEMORY_LIMIT_BYTES
 
 
-def _bytes_in_memory(config: DataConfig) -> int:
+def bytes_in_memory(config: DataConfig) -> int:
+    """Bytes that :func:`load_synthetic` holds for the configured survey (float32 flux and a bool mask)."""
     return config.synthetic.n_spectra * config.grid.n_pixels * 5  # float32 flux + bool mask

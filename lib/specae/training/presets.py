@@ -13,10 +13,11 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from specae.model.autoencoder import AutoencoderConfig, paper_architecture
 from specae.spectra.grid import N_PADDED_PIXELS, Grid
-from specae.spectra.normalisation import DEFAULT_MEDIAN_THRESHOLD_ADU, MEDIAN_VARIANTS
+from specae.spectra.normalisation import DEFAULT_MEDIAN_THRESHOLD_ADU, MEDIAN_VARIANTS, MedianVariant
 from specae.synth.survey import SyntheticConfig
 
 
@@ -40,7 +41,7 @@ class DataConfig:
     grid_fine_pixels: int = N_PADDED_PIXELS
     validation_fraction: float = 0.1
     split_seed: int = 42
-    median_variant: str = "valid_pixels"
+    median_variant: MedianVariant = "valid_pixels"
     median_threshold: float = DEFAULT_MEDIAN_THRESHOLD_ADU
     balanced: bool = True
 
@@ -163,7 +164,7 @@ class Preset:
         unknown = sorted(set(overrides) - set(OVERRIDES))
         if unknown:
             raise ValueError(f"unknown override(s) {unknown}; known keys: {sorted(OVERRIDES)}")
-        sections = {"data": {}, "synthetic": {}, "model": {}, "train": {}}
+        sections: dict[str, dict[str, Any]] = {"data": {}, "synthetic": {}, "model": {}, "train": {}}
         for key, value in overrides.items():
             section, field = OVERRIDES[key]
             sections[section][field] = tuple(value) if isinstance(value, list) else value

@@ -35,6 +35,7 @@ from specae._version import __version__
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.checkpoints import load_checkpoint
+from specae.training.feeds import BatchSource
 from specae.training.loop import TrainResult, train
 from specae.training.options import TrainOptions
 from specae.training.presets import Preset
@@ -135,7 +136,7 @@ def write_reference_run(name: str, result: TrainResult, trained_with: dict,
     return ReferenceRun(path=folder, manifest=manifest)
 
 
-def probe_losses(preset: Preset, data: SpectraSet | None = None, steps: int = PROBE_STEPS) -> dict:
+def probe_losses(preset: Preset, data: SpectraSet | BatchSource | None = None, steps: int = PROBE_STEPS) -> dict:
     """The loss terms (total, reconstruction, KL) summed over the first ``steps`` steps of ``preset``, trained
     on the CPU with one thread from its seeds, and the L2 norm of the weights after them: what the validity
     test recomputes."""

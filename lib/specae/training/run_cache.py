@@ -59,6 +59,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -75,6 +76,7 @@ from specae.training.presets import DataConfig, Preset
 from specae.training.reference_runs import SPLIT_NAME, WEIGHTS_NAME, find_reference_run
 from specae.training.split import Split
 
+fcntl: ModuleType | None
 try:
     import fcntl
 except ImportError:  # not POSIX: no lock, so two processes may both train (the rename still keeps entries whole)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from specae.seeding import Stream, derive_seed
 
@@ -18,7 +18,7 @@ class Split:
     validation: np.ndarray
 
 
-def object_disjoint_split(object_ids: Sequence, validation_fraction: float, seed: int) -> Split:
+def object_disjoint_split(object_ids: npt.ArrayLike, validation_fraction: float, seed: int) -> Split:
     """Shuffle the unique objects with ``seed`` and give ``validation_fraction`` of them to validation.
 
     Every spectrum of an object lands in the same set. At least one object goes to each set.
