@@ -106,11 +106,15 @@ def test_a_claim_is_not_testable_when_any_seed_cannot_test_it_and_a_collapsed_co
     from specae.analysis.claims import NOT_TESTABLE, judge, unless_collapsed
 
     holds, fails = check_c3(0.05, 0.051), check_c3(0.05, 0.07)
-    assert unless_collapsed(holds, 0.1) is holds and unless_collapsed(fails, 2.3) is fails  # KL ≥ 0.1 nats: read
-    collapsed = unless_collapsed(fails, 0.0012, "uniform-draw β-VAE")
+    assert unless_collapsed(holds, {"β-VAE": 0.1}) is holds  # KL ≥ 0.1 nats: the code is read
+    assert unless_collapsed(fails, {"balanced β-VAE": 2.3, "uniform-draw β-VAE": 0.9}) is fails
+    collapsed = unless_collapsed(fails, {"balanced β-VAE": 2.3, "uniform-draw β-VAE": 0.0012})
     assert collapsed.holds is None and collapsed.verdict == NOT_TESTABLE and collapsed.paper == fails.paper
     assert collapsed.ours == ("not testable: the uniform-draw β-VAE's code collapsed (validation KL 0.001 nats, below "
                               "0.1), so none of its nodes carries anything")
+    both = unless_collapsed(fails, {"balanced β-VAE": 0.007, "uniform-draw β-VAE": 0.016})
+    assert both.ours == ("not testable: the codes of the balanced β-VAE (0.007 nats) and the uniform-draw β-VAE "
+                         "(0.016 nats) collapsed (validation KL below 0.1), so none of their nodes carries anything")
     verdict = judge("C3", {0: holds, 1: collapsed, 2: holds}, converged=True)
     assert verdict.verdict == NOT_TESTABLE  # before "inconclusive": a seed that cannot test it says nothing
     assert verdict.ours.split("; ")[1] == "seed 1: " + collapsed.ours  # its reason, not a second verdict

@@ -80,15 +80,22 @@ def not_testable(claim: str, paper: str, tolerance: str, reason: str) -> ClaimCh
     return ClaimCheck(claim, paper, f"not testable: {reason}", tolerance, None)
 
 
-def unless_collapsed(check: ClaimCheck, validation_kl: float, model: str = "β-VAE") -> ClaimCheck:
-    """``check``, or *not testable* when the code it reads has collapsed to the prior (``validation_kl``, nats,
-    below :data:`COLLAPSE_KL_NATS`): then no node carries anything, and its nodes' MI is noise on codes near
-    zero. model: names the model in the reason."""
-    if not validation_kl < COLLAPSE_KL_NATS:
+def unless_collapsed(check: ClaimCheck, validation_kl: Mapping[str, float]) -> ClaimCheck:
+    """``check``, or *not testable* when a code it reads has collapsed to the prior: validation_kl maps each
+    β-VAE the check reads (named as the reason should name it) to its validation KL (nats); below
+    :data:`COLLAPSE_KL_NATS` no node carries anything, and the nodes' MI is noise on codes near zero."""
+    collapsed = {name: kl for name, kl in validation_kl.items() if kl < COLLAPSE_KL_NATS}
+    if not collapsed:
         return check
-    return not_testable(check.claim, check.paper, check.tolerance,
-                        f"the {model}'s code collapsed (validation KL {validation_kl:.3f} nats, below "
-                        f"{COLLAPSE_KL_NATS:g}), so none of its nodes carries anything")
+    if len(collapsed) == 1:
+        ((name, kl),) = collapsed.items()
+        reason = (f"the {name}'s code collapsed (validation KL {kl:.3f} nats, below {COLLAPSE_KL_NATS:g}), so none "
+                  "of its nodes carries anything")
+    else:
+        codes = " and ".join(f"the {name} ({kl:.3f} nats)" for name, kl in collapsed.items())
+        reason = (f"the codes of {codes} collapsed (validation KL below {COLLAPSE_KL_NATS:g}), so none of their "
+                  "nodes carries anything")
+    return not_testable(check.claim, check.paper, check.tolerance, reason)
 
 
 @dataclass(frozen=True)

@@ -161,11 +161,12 @@ def latent_report(model: SpectrumAutoencoder, data: SpectraSet, stars, grid: Gri
     node = encoded.mu[:, comparison.nodes["rv"].node]
     example = example_star(encoded.labels["teff"], encoded.labels["snr"])
     try:
-        window = monotonic_window(rv, node, bin_width=rv_bin_width, min_count=MIN_BIN_COUNT, around=0.0)
+        window = monotonic_window(rv, node, bin_width=rv_bin_width, min_count=MIN_BIN_COUNT, around=0.0,
+                                  label_name="the stars' RV (km/s)")
     except TooFewBinsError as reason:  # the data cannot support a window at this bin width: C6 says so
         return LatentReport(indices=encoded.indices, mu=encoded.mu, labels=encoded.labels, comparison=comparison,
                             window=None, band=None, turning=[], example=example, sweep=None,
-                            no_window=f"{reason} (velocity in km/s, one star per point)")
+                            no_window=str(reason))
     band = median_band(rv, node, window.centres, rv_bin_width, seed=seed)
     inside = (window.centres >= window.low) & (window.centres <= window.high)
     sweep = doppler_sweep(model.decode, encoded.mu[example], comparison.nodes["rv"].node, window.medians[inside],

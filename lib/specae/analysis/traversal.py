@@ -84,18 +84,18 @@ class MonotonicWindow:
 
 
 def monotonic_window(label: np.ndarray, node: np.ndarray, bin_width: float, min_count: int = 5,
-                     around: float = 0.0) -> MonotonicWindow:
+                     around: float = 0.0, label_name: str = "the label") -> MonotonicWindow:
     """The widest run of label bins containing ``around`` over which the node's median is strictly monotonic.
 
     label, node: (n,) paired values (NaN dropped); bin_width: label units per bin; bins with fewer
     than ``min_count`` points are skipped. The released model's RV node: around = 0 km/s, bins of a few km/s.
-    Raises :class:`TooFewBinsError` when fewer than 3 bins are populated.
+    Raises :class:`TooFewBinsError` when fewer than 3 bins are populated, naming ``label_name`` (with its unit).
     """
     finite = np.isfinite(label) & np.isfinite(node)
     label, node = np.asarray(label)[finite], np.asarray(node)[finite]
     if label.size < 3 * min_count:
-        raise TooFewBinsError(f"{label.size} finite (label, node) pairs, fewer than the {3 * min_count} that 3 bins of "
-                         f"{min_count} need")
+        raise TooFewBinsError(f"{label.size} finite (label, node) pairs, fewer than the {3 * min_count} that 3 bins "
+                              f"of {min_count} need")
     edges = np.arange(np.floor(label.min() / bin_width) * bin_width, label.max() + bin_width, bin_width)
     which = np.digitize(label, edges) - 1
     centre_list, median_list = [], []
@@ -109,8 +109,8 @@ def monotonic_window(label: np.ndarray, node: np.ndarray, bin_width: float, min_
         n_bins = edges.size - 1
         fix = ("narrow bin_width" if n_bins < 3 else
                "widen bin_width, lower min_count or use more points")
-        raise TooFewBinsError(f"{centres.size} of the {n_bins} bins of {bin_width:g} over the label's span "
-                         f"{label.min():.0f} … {label.max():+.0f} hold ≥ {min_count} points, fewer than 3; {fix}")
+        raise TooFewBinsError(f"{centres.size} of the {n_bins} bins of {bin_width:g} over {label_name}, which spans "
+                              f"{label.min():.0f} … {label.max():+.0f}, hold ≥ {min_count} points, fewer than 3; {fix}")
     start = int(np.argmin(np.abs(centres - around)))
     runs = []
     for direction in (+1, -1):
