@@ -10,8 +10,8 @@ DEVICE ?= auto
 setup: $(STAMP)
 
 # Reinstall only when the pins or the package metadata change. pip compiles every module as it installs: the
-# machines here set PYTHONDONTWRITEBYTECODE=1, so a module left uncompiled would be compiled again by every process
-# that imports it (tried: --no-compile saved 49 s of installing, and a clean-clone make test then took 12 min 00 s).
+# machines here set PYTHONDONTWRITEBYTECODE=1, so a module left uncompiled would be compiled again by every
+# process that imports it (tried: --no-compile saved 49 s of installing, and a clean-clone make test took 12 min).
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -r requirements.txt -e ".[book,test]"
@@ -31,14 +31,14 @@ chromium:
 # Lint, type-check lib/ (mypy, configured in pyproject.toml), then two halves side by side, one thread each (one
 # per core of the 2-core machine). The library half: the unit tests, the slow ones included, and the chapters rerun
 # under the smoke preset with parameters at the edges of their documented ranges. The book half: the tests that
-# build the site and run the build script, the chapters executed as `make book PRESET=smoke` executes them, then
-# the strict nbval check of the committed, executed chapters. The chapters were executed with AVX-512 kernels
-# (recorded in each notebook's metadata and checked by tests/test_nbval_sanitize.py); the check re-runs them with
-# torch, oneDNN and MKL capped at AVX2, rendering the survey again into its own cache, so every committed output
-# is compared across two instruction sets.
+# build the site and run the build script, the chapters executed as `make book PRESET=smoke` executes them and
+# stopped by bad parameters, then the strict nbval check of the committed, executed chapters. The chapters were
+# executed with AVX-512 kernels (recorded in each notebook's metadata and checked by tests/test_nbval_sanitize.py);
+# the check re-runs them with torch, oneDNN and MKL capped at AVX2, rendering the survey again into its own cache,
+# so every committed output is compared across two instruction sets.
 NBVAL := $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
 OTHER_KERNELS := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 SPECAE_CACHE=_build/cache-avx2
-BOOK_TESTS := tests/test_site.py tests/test_build_book.py tests/test_smoke_book.py
+BOOK_TESTS := tests/test_site.py tests/test_build_book.py tests/test_smoke_book.py tests/test_parameters.py
 
 test: setup data chromium
 	$(PY) -m ruff check .
