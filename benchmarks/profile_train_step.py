@@ -29,9 +29,6 @@ import datetime
 import json
 import os
 import platform
-import subprocess
-import sys
-import tempfile
 import time
 import warnings
 from collections import defaultdict
@@ -47,7 +44,7 @@ from specae.model.autoencoder import SpectrumAutoencoder, masked_l1_kl_loss
 from specae.seeding import Stream, torch_generator
 from specae.training.devices import kernel_settings
 from specae.training.run_cache import cached_synthetic
-from throughput import gemm_flops_per_second
+from throughput import gemm_flops_per_second, side_by_side
 
 PARTS = ("feed", "forward", "backward", "optimiser")
 LAYOUTS = {"1 process × 2 threads": (1, 2), "2 processes × 1 thread": (2, 1)}  # name → (processes, threads each)
@@ -189,21 +186,6 @@ def operators_by_part(profiler, steps: int) -> dict[str, list[dict]]:
             for part, by_name in totals.items()}
 
 
-def run_workers(count: int, threads: int, args) -> list[dict]:
-    """``count`` worker processes side by side on ``threads`` threads each; their results."""
-    with tempfile.TemporaryDirectory() as folder:
-        outputs = [Path(folder) / f"worker{i}.json" for i in range(count)]
-        environment = dict(os.environ, OMP_NUM_THREADS=str(threads))
-        processes = [subprocess.Popen([sys.executable, __file__, "--worker", str(output), "--threads", str(threads),
-                                       "--steps", str(args.steps), "--warmup", str(args.warmup),
-                                       "--profiled", str(args.profiled), "--gemm-seconds", str(args.gemm_seconds)],
-                                      env=environment) for output in outputs]
-        for process in processes:
-            if process.wait() != 0:
-                raise SystemExit(f"a worker failed with exit code {process.returncode}")
-        return [json.loads(output.read_text()) for output in outputs]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=60, help="timed steps per process (default 60)")
@@ -228,7 +210,9 @@ def main() -> None:
     }
     for _ in range(args.repeats):  # the layouts alternate, so that a slow spell of the host hits both
         for layout, (processes, threads) in LAYOUTS.items():
-            results["layouts"][layout].append(run_workers(processes, threads, args))
+            results["layouts"][layout].append(side_by_side(__file__, processes, threads, [
+                "--steps", str(args.steps), "--warmup", str(args.warmup), "--profiled", str(args.profiled),
+                "--gemm-seconds", str(args.gemm_seconds)]))
     for layout, repeats in results["layouts"].items():
         totals = [sum(w["batch"] / w["seconds_per_step"] for w in workers) for workers in repeats]
         fractions = [w["fraction_of_gemm"] for workers in repeats for w in workers]

@@ -9,13 +9,20 @@
   bandwidth roofline against :func:`copy_bandwidth`: each layer's input and output read or written
   once forward and about twice backward;
 * :func:`step_throughput`: spectra/s of :func:`specae.training.loop.optimisation_step` on one batch held on the
-  device, the step the training loop runs.
+  device, the step the training loop runs;
+* :func:`side_by_side`: a benchmark's worker run in several processes at once, as the study's runs train.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -132,3 +139,17 @@ def step_throughput(preset: Preset, device: torch.device, seconds: float, option
     if device.type == "cuda":
         result["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
     return result
+
+
+def side_by_side(script: str | Path, count: int, threads: int, arguments: list[str]) -> list[dict]:
+    """Run ``script --worker OUT --threads N *arguments`` in ``count`` processes at once, each on ``threads`` threads
+    (``OMP_NUM_THREADS``); the JSON each wrote to its OUT."""
+    with tempfile.TemporaryDirectory() as folder:
+        outputs = [Path(folder) / f"worker{i}.json" for i in range(count)]
+        environment = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        processes = [subprocess.Popen([sys.executable, str(script), "--worker", str(output), "--threads", str(threads),
+                                       *arguments], env=environment) for output in outputs]
+        for process in processes:
+            if process.wait() != 0:
+                raise SystemExit(f"a worker of {script} failed with exit code {process.returncode}")
+        return [json.loads(output.read_text()) for output in outputs]
