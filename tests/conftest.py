@@ -45,3 +45,14 @@ def load_script():
     yield load
     for name in loaded:
         sys.modules.pop(name, None)
+
+
+@pytest.fixture(scope="module")
+def chapter_outputs(tmp_path_factory):
+    """A folder of the module's own for the chapters it executes: their run cache (``SPECAE_CACHE``), so that each
+    model trains once for the whole module, and their exported figures (``SPECAE_FIGURES``)."""
+    folder = tmp_path_factory.mktemp("chapters")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPECAE_CACHE", str(folder / "cache"))
+        patch.setenv("SPECAE_FIGURES", str(folder / "figures"))
+        yield folder

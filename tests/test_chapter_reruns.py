@@ -44,26 +44,11 @@ RERUNS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def rerun_environment(tmp_path_factory, monkeypatch_module):
-    """One run cache and one figures folder for every rerun of this module, so each model trains once."""
-    folder = tmp_path_factory.mktemp("reruns")
-    monkeypatch_module.setenv("SPECAE_CACHE", str(folder / "cache"))
-    monkeypatch_module.setenv("SPECAE_FIGURES", str(folder / "figures"))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter, parameters, expected", RERUNS,
                          ids=[f"{c}-{json.dumps(p, separators=(',', ':'))}" for c, p, _ in RERUNS])
-def test_a_rerun_at_the_edge_of_the_documented_ranges_finishes(rerun_environment, chapter, parameters, expected):
-    notebook = execute(chapter, {"preset": "smoke", **parameters}, rerun_environment / f"{chapter}.ipynb")
+def test_a_rerun_at_the_edge_of_the_documented_ranges_finishes(chapter_outputs, chapter, parameters, expected):
+    notebook = execute(chapter, {"preset": "smoke", **parameters}, chapter_outputs / f"{chapter}.ipynb")
     printed = check_pastes(chapter, notebook)
     for key, pattern in expected.items():
         assert re.fullmatch(pattern, printed[key]), f"{key}: {printed[key]!r}"

@@ -11,20 +11,10 @@ from chapter_pastes import CHAPTERS, check_pastes
 
 
 @pytest.fixture(scope="module")
-def smoke_environment(tmp_path_factory):
-    """A run cache and a figures folder of the module's own."""
-    folder = tmp_path_factory.mktemp("smoke-book")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPECAE_CACHE", str(folder / "cache"))
-        patch.setenv("SPECAE_FIGURES", str(folder / "figures"))
-        yield folder
-
-
-@pytest.fixture(scope="module")
-def smoke_book(smoke_environment, load_script):
+def smoke_book(chapter_outputs, load_script):
     """Every chapter executed as ``make book PRESET=smoke`` executes it: staged, with preset and device injected."""
     build_book = load_script("build_book")
-    stage = smoke_environment / "stage"
+    stage = chapter_outputs / "stage"
     build_book.stage_sources(stage)
     notebooks = build_book.toc_notebooks(stage)
     errors = build_book.execute_chapters(notebooks, {"preset": "smoke", "device": "auto"}, timeout=600, jobs=1)

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from specae.analysis.bottleneck import example_star, star_errors
-from specae.analysis.claims import C6_PAPER, C6_TOLERANCE, ClaimCheck, check_c5, check_c6, not_testable
+from specae.analysis.claims import (
+    C6_PAPER,
+    C6_TOLERANCE,
+    COLLAPSE_KL_NATS,
+    MIN_LABEL_MI_NATS,
+    ClaimCheck,
+    check_c5,
+    check_c6,
+    not_testable,
+)
 from specae.analysis.informative import informative_nodes
 from specae.analysis.latents import EncodedSet, encode_labelled, encode_means, one_per_star, usable
 from specae.analysis.paper_comparison import PaperComparison, compare_with_paper
@@ -116,21 +125,21 @@ COLLAPSED_ROW = {"informative nodes": 0, "RV node, MI (nats)": "collapsed", "Tef
                  "C5": "not testable", "C6": "not testable"}
 
 
-def beta_study_reading(collapsed: list[float], reports: dict[float, LatentReport], collapse_kl: float,
-                       min_label_mi: float) -> str:
-    """One MyST paragraph on a β study: at which β the code collapsed (validation KL below ``collapse_kl``) and,
-    over the others (β → report), the largest MI of the RV and Teff nodes against C5's ``min_label_mi``."""
+def beta_study_reading(collapsed: list[float], reports: dict[float, LatentReport]) -> str:
+    """One MyST paragraph on a β study: at which β the code collapsed (validation KL below
+    :data:`~specae.analysis.claims.COLLAPSE_KL_NATS`) and, over the others (β → report), the largest MI of the RV
+    and Teff nodes against C5's :data:`~specae.analysis.claims.MIN_LABEL_MI_NATS`."""
     if collapsed:
-        text = (f"The code collapses to the prior (validation KL below {collapse_kl:.1f} nats) at β = "
+        text = (f"The code collapses to the prior (validation KL below {COLLAPSE_KL_NATS:.1f} nats) at β = "
                 f"{', '.join(f'{beta:g}' for beta in collapsed)}. ")
     else:
-        text = f"No value of β collapses the code to the prior (validation KL below {collapse_kl:.1f} nats). "
+        text = f"No value of β collapses the code to the prior (validation KL below {COLLAPSE_KL_NATS:.1f} nats). "
     if not reports:
         return text + "No other value of β was tried, so no code is left to read."
     rv = max(report.comparison.nodes["rv"].ksg for report in reports.values())
     teff = max(report.comparison.nodes["teff"].ksg for report in reports.values())
     return text + (f"Over {'the other' if collapsed else 'these'} values of β the RV node's MI with the velocity is "
-                   f"at most {rv:.2f} nats (C5 asks for {min_label_mi:g}), while the Teff node reaches {teff:.2f} "
+                   f"at most {rv:.2f} nats (C5 asks for {MIN_LABEL_MI_NATS:g}), while the Teff node reaches {teff:.2f} "
                    "nats.")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from specae.analysis.claims import ClaimCheck, ClaimVerdict
-from specae.book.parameters import check_parameters
+from specae.book.parameters import bad_parameters, check_parameters
 from specae.book.provenance import publish
 from specae.training.datasets import IN_MEMORY_LIMIT_BYTES, bytes_in_memory, fits_in_memory
 from specae.training.presets import OVERRIDES, PRESETS, Preset, get_preset, preset_from_parameters
@@ -26,9 +26,8 @@ def set_up_chapter(parameters: dict, whole_text: bool = False, survey_in_memory:
     check_parameters(**parameters)
     unknown = sorted(injected_parameters() - set(parameters))
     if unknown:
-        raise ValueError("bad chapter parameter" + ("s" if len(unknown) > 1 else "") + ": " + " | ".join(
-            f"{name}: not a parameter of this chapter; allowed: {', '.join(parameters)}; fix: leave it out"
-            for name in unknown))
+        raise bad_parameters([f"{name}: not a parameter of this chapter; allowed: {', '.join(parameters)}; "
+                              "fix: leave it out" for name in unknown])
     if whole_text:
         import pandas as pd
 
@@ -38,12 +37,12 @@ def set_up_chapter(parameters: dict, whole_text: bool = False, survey_in_memory:
     if survey_in_memory and not fits_in_memory(preset.data):
         data = preset.data
         fitting = [name for name in sorted(PRESETS) if fits_in_memory(get_preset(name).data)]
-        raise ValueError(
-            f"bad chapter parameter: preset = {preset.name!r}: its survey ({data.synthetic.n_spectra:,} spectra × "
+        raise bad_parameters([
+            (f"preset = {preset.name!r}: its survey ({data.synthetic.n_spectra:,} spectra × "
             f"{data.grid.n_pixels:,} px, {bytes_in_memory(data) / 1024**3:,.0f} GiB) does not fit in the "
             f"{IN_MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB this chapter may hold in memory; allowed: "
             f"{', '.join(map(repr, fitting))}; fix: -p preset study (train the paper preset with "
-            "`python -m specae train --preset paper --device cuda`, which streams its spectra)")
+            "`python -m specae train --preset paper --device cuda`, which streams its spectra)")])
     return preset
 
 

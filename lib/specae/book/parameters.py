@@ -91,8 +91,9 @@ RULES = {
 }
 
 
-def _message(problems: list[str]) -> str:
-    return "bad chapter parameter" + ("s" if len(problems) > 1 else "") + ": " + " | ".join(problems)
+def bad_parameters(problems: list[str]) -> ValueError:
+    """The error a chapter's set-up raises for ``problems`` (one "name = value: problem; allowed: …; fix: …" each)."""
+    return ValueError("bad chapter parameter" + ("s" if len(problems) > 1 else "") + ": " + " | ".join(problems))
 
 
 def check_parameters(**parameters: object) -> None:
@@ -113,4 +114,4 @@ def check_parameters(**parameters: object) -> None:
         if problem is not None:
             problems.append(f"{name} = {value!r}: {problem}; allowed: {rule.allowed}; fix: {rule.fix}")
     if problems:
-        raise ValueError(_message(problems))
+        raise bad_parameters(problems)

@@ -78,9 +78,10 @@ def figure_record(figure_id: str, title: str, caption: str, chapter: str, parame
     }
 
 
-def export_figure(figure, record: dict, folder: str | Path = REPO_DIR / "figures") -> dict[str, Path]:
-    """Write ``<id>.png`` and ``<id>.pdf`` with ``record`` embedded, and add it to the manifest."""
-    folder = Path(folder)
+def export_figure(figure, record: dict, folder: str | Path | None = None) -> dict[str, Path]:
+    """Write ``<id>.png`` and ``<id>.pdf`` with ``record`` embedded, and add it to the manifest (in ``folder``,
+    default :func:`figures_dir`)."""
+    folder = figures_dir() if folder is None else Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, sort_keys=True)
     paths = {"png": folder / f"{record['id']}.png", "pdf": folder / f"{record['id']}.pdf"}
@@ -141,16 +142,17 @@ class FigureStatus:
         return f"{self.figure_id}: " + ("current" if self.current else "stale (" + "; ".join(self.reasons) + ")")
 
 
-def verify(folder: str | Path = REPO_DIR / "figures",
+def verify(folder: str | Path | None = None,
            chapter_parameters: dict[str, dict] | None = None) -> list[FigureStatus]:
-    """Recompute what each exported figure depends on and compare with its record.
+    """Recompute what each exported figure in ``folder`` (default :func:`figures_dir`) depends on and compare with
+    its record.
 
     chapter_parameters: chapter → the parameters it runs with now (default: each chapter notebook's
     ``parameters`` cell, read from ``chapters/``); a figure made with other values is stale.
     """
     from specae.training.presets import preset_from_parameters
 
-    folder = Path(folder)
+    folder = figures_dir() if folder is None else Path(folder)
     statuses = []
     for figure_id, record in sorted(read_manifest(folder).items()):
         reasons = []
@@ -247,7 +249,7 @@ def publish(figure, figure_id: str, parameters: dict, preset=None, folder: str |
 
     entry = figure_entry(figure_id, registry)
     record = figure_record(figure_id, entry["title"], entry["caption"], entry["chapter"], parameters, preset)
-    export_figure(figure, record, figures_dir() if folder is None else folder)
+    export_figure(figure, record, folder)
     cite = citation(record)
     name = figure_id.replace("-", "_")
     glue(name, figure, display=False)
