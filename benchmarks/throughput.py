@@ -141,14 +141,20 @@ def step_throughput(preset: Preset, device: torch.device, seconds: float, option
     return result
 
 
-def side_by_side(script: str | Path, count: int, threads: int, arguments: list[str]) -> list[dict]:
+def side_by_side(script: str | Path, count: int, threads: int, arguments: list[str],
+                 per_worker: list[list[str]] | None = None) -> list[dict]:
     """Run ``script --worker OUT --threads N *arguments`` in ``count`` processes at once, each on ``threads`` threads
-    (``OMP_NUM_THREADS``); the JSON each wrote to its OUT."""
+    (``OMP_NUM_THREADS``) and with its own further arguments from ``per_worker`` (if given); the JSON each wrote to
+    its OUT."""
+    extra = per_worker or [[] for _ in range(count)]
+    if len(extra) != count:
+        raise ValueError(f"per_worker needs one argument list per process ({count}), got {len(extra)}")
     with tempfile.TemporaryDirectory() as folder:
         outputs = [Path(folder) / f"worker{i}.json" for i in range(count)]
         environment = dict(os.environ, OMP_NUM_THREADS=str(threads))
         processes = [subprocess.Popen([sys.executable, str(script), "--worker", str(output), "--threads", str(threads),
-                                       *arguments], env=environment) for output in outputs]
+                                       *arguments, *own], env=environment) for output, own in zip(outputs, extra,
+                                                                                                  strict=True)]
         for process in processes:
             if process.wait() != 0:
                 raise SystemExit(f"a worker of {script} failed with exit code {process.returncode}")

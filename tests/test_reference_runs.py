@@ -118,7 +118,8 @@ def test_a_committed_reference_run_is_what_the_code_trains(run):
     schedule code gives, and the first 20 steps retrained here give the manifest's loss sums."""
     assert run.manifest["configuration"] == configuration(study_preset(run.name))
     assert run.manifest["schedule"] == schedule_samples(run.preset, run.manifest["history"])
-    probe = probe_losses(run.preset, cached_synthetic(run.preset.data), run.manifest["probe"]["steps"])
+    probe = probe_losses(run.preset, cached_synthetic(run.preset.data), run.manifest["probe"]["steps"],
+                         run.manifest.get("training_path"))
     for term, value in run.manifest["probe"]["loss_sums"].items():
         assert probe["loss_sums"][term] == pytest.approx(value, rel=PROBE_RTOL, abs=1e-12), term
     assert probe["weights_l2"] == pytest.approx(run.manifest["probe"]["weights_l2"], rel=PROBE_RTOL)

@@ -6,6 +6,9 @@ A plain hourglass as in the authors' released model: strided Conv1d + LeakyReLU(
 stride-2 stage) and ends in a 1→1 conv without activation (``predict0``). ``paper_architecture()``
 reproduces the released layer table exactly: 15 convs, 512 × 20 before the bottleneck, 7,046,997
 parameters with 128 latents.
+
+``SpectrumAutoencoder.set_fast_layers`` switches a model to the fast path's formulation of the same function
+(same parameters and names; :mod:`specae.training.options` says when it is used).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F  # noqa: N812 (the usual name)
 from torch import nn
 
 from specae.spectra.grid import N_PADDED_PIXELS
@@ -116,6 +120,20 @@ class SpectrumAutoencoder(nn.Module):
             nn.init.constant_(self.fc_logvar.bias, config.logvar_bias_init)
         self.fc_decode = nn.Linear(config.latent_dim, n_flat)
         self.decoder = _decoder(config)
+        self.fast_layers = False
+
+    def set_fast_layers(self, enabled: bool = True) -> SpectrumAutoencoder:
+        """Compute the same function a faster way (``enabled``) or as the release does; returns the model.
+
+        The fast formulation runs the edges in float32 even under autocast (the first conv, which sees the
+        flux, and the last transposed conv and ``predict0``, which draw the reconstruction), and ``predict0``,
+        a 1 → 1 channel convolution of 3 taps, as a sum of three shifted copies of its input: the same
+        weights, an output equal within float rounding, and on a CPU a fifth of a step less than the
+        convolution's kernel (``benchmarks/train_step_candidates.py``). Parameters and their names are
+        unchanged, so the state dict loads into either.
+        """
+        self.fast_layers = enabled
+        return self
 
     @property
     def n_parameters(self) -> int:
@@ -125,7 +143,11 @@ class SpectrumAutoencoder(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (batch, 1, L) → μ (batch, latent_dim) and log σ² (batch, latent_dim) or None."""
         self._check_input(x)
-        features = self.encoder(x).flatten(1)
+        if self.fast_layers:
+            rows = _in_float32(lambda flux: _rows(self.encoder[:2], flux.unsqueeze(2)), x)
+            features = _rows(self.encoder[2:], rows).squeeze(2).flatten(1)
+        else:
+            features = self.encoder(x).flatten(1)
         logvar = self.fc_logvar(features) if self.fc_logvar is not None else None
         return self.fc_mu(features), logvar
 
@@ -134,7 +156,13 @@ class SpectrumAutoencoder(nn.Module):
         if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
             raise ValueError(f"codes must have shape (batch, {self.config.latent_dim}), got {tuple(z.shape)}")
         n_channels, n_positions = self.config.bottleneck_shape
-        return self.decoder(self.fc_decode(z).view(-1, n_channels, n_positions))
+        hidden = self.fc_decode(z).view(-1, n_channels, n_positions)
+        if not self.fast_layers:
+            return self.decoder(hidden)
+        predict0 = self.decoder.predict0
+        rows = _rows(self.decoder[:-3], hidden.unsqueeze(2))
+        return _in_float32(lambda h: _shifted_sum(_rows(self.decoder[-3:-1], h), predict0.weight, predict0.bias),
+                           rows).squeeze(2)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
                 noise: torch.Tensor | None = None) -> AutoencoderOutput:
@@ -190,6 +218,53 @@ def masked_l1_kl_loss(output: AutoencoderOutput, target: torch.Tensor, mask: tor
         per_spectrum = (1 + output.logvar - output.mu.pow(2) - output.logvar.exp()).sum(dim=1)
         kl = -0.5 * (per_spectrum.mean() if n_spectra is None else per_spectrum.sum() / n_spectra)
     return LossTerms(total=reconstruction + beta * kl, reconstruction=reconstruction, kl=kl)
+
+
+def _in_float32(layers, x: torch.Tensor) -> torch.Tensor:
+    """``layers(x)`` in float32, with autocast (if any) off."""
+    with torch.autocast(x.device.type, enabled=False):
+        return layers(x.float())
+
+
+def _rows(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``layers`` (1-D convs, transposed convs and activations) applied to x (b, C, 1, L) as 2-D layers of one
+    row, in the channels-last memory layout, where oneDNN's kernels for a few channels are faster: (b, C', 1, L')."""
+    x = x.contiguous(memory_format=torch.channels_last)
+    for layer in layers:
+        if isinstance(layer, nn.Conv1d | nn.ConvTranspose1d):
+            weight = layer.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+            stride, padding = (1, layer.stride[0]), (0, layer.padding[0])
+            if isinstance(layer, nn.ConvTranspose1d):
+                x = F.conv_transpose2d(x, weight, layer.bias, stride=stride, padding=padding)
+            else:
+                x = F.conv2d(x, weight, layer.bias, stride=stride, padding=padding)
+            x = x.contiguous(memory_format=torch.channels_last)  # a layer of one input channel answers in the default
+        else:
+            x = layer(x)
+        x = _ChannelsLastGradient.apply(x)
+    return x
+
+
+class _ChannelsLastGradient(torch.autograd.Function):
+    """The identity, whose gradient is made channels-last: a layer of one channel may hand back its input's gradient
+    in the default layout, and an activation's backward given its input and gradient in two layouts runs 15 ×
+    slower than given one."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, gradient: torch.Tensor) -> torch.Tensor:
+        return gradient.contiguous(memory_format=torch.channels_last)
+
+
+def _shifted_sum(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """A 1 → 1 channel, 3-tap, padding-1 convolution of x (b, 1, ..., L) by ``weight`` (1, 1, 3) and ``bias``
+    (1,), as a sum of three shifted copies: (b, 1, ..., L)."""
+    padded = F.pad(x, (1, 1))
+    taps = weight[0, 0]
+    return taps[0] * padded[..., :-2] + taps[1] * padded[..., 1:-1] + taps[2] * padded[..., 2:] + bias
 
 
 def layer_table(config: AutoencoderConfig) -> list[dict]:

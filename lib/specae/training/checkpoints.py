@@ -4,8 +4,9 @@ steps), the one before kept as a fallback, refused when made by another configur
 A checkpoint (format :data:`CHECKPOINT_FORMAT`) is a ``torch.save``'d dict: format, specae_version,
 torch_version, preset (``Preset.to_dict()``), config_hash, epoch (finished), step (done in all), history
 (one plain dict per finished epoch, see :class:`~specae.training.progress.EpochRecord`), epoch_sums
-([total, reconstruction, kl] summed over the epoch under way), model and optimizer (state dicts) and
-data_summary (n_spectra, n_degenerate, n_train, n_validation).
+([total, reconstruction, kl] summed over the epoch under way), model and optimizer (state dicts),
+data_summary (n_spectra, n_degenerate, n_train, n_validation) and training_path (``TrainOptions.record()``;
+missing in checkpoints from before it, which were trained on the plain path in float32).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ CHECKPOINT_FORMAT = 1
 
 
 def save(path: Path, preset: Preset, model: SpectrumAutoencoder, optimizer: torch.optim.Optimizer,
-         progress: Progress, *, ranks: distributed.Ranks, split: Split, data: SpectraSet | BatchSource) -> None:
+         progress: Progress, *, ranks: distributed.Ranks, split: Split, data: SpectraSet | BatchSource,
+         training_path: dict) -> None:
     """Rank 0 writes the checkpoint atomically (see specae._files), keeping the one before as checkpoint.prev.pt;
     every rank waits until it is written."""
     if ranks.is_main:
@@ -47,6 +49,7 @@ def save(path: Path, preset: Preset, model: SpectrumAutoencoder, optimizer: torc
             optimizer=optimizer.state_dict(),
             data_summary=dict(n_spectra=len(data), n_degenerate=int(data.degenerate.sum()),
                               n_train=len(split.train), n_validation=len(split.validation)),
+            training_path=training_path,
         )
         atomic_write(path, lambda handle: torch.save(state, handle))
     ranks.barrier()
@@ -58,12 +61,18 @@ def exists(out_dir: Path) -> bool:
 
 
 def resume(out_dir: Path, preset: Preset, model: SpectrumAutoencoder, optimizer: torch.optim.Optimizer,
-           device: torch.device) -> Progress:
+           device: torch.device, training_path: dict) -> Progress:
     """Load the checkpoint in ``out_dir`` (the one before when the latest is unreadable) onto ``device``, into
-    ``model`` and ``optimizer``, once checked that ``preset`` (epochs aside) and this version made it; return
-    its progress (old checkpoints without ``epoch_sums`` resume with zero sums)."""
+    ``model`` and ``optimizer``, once checked that ``preset`` (epochs aside), this version and ``training_path``
+    made it; return its progress (old checkpoints without ``epoch_sums`` resume with zero sums)."""
     path, state = _latest_readable(out_dir / CHECKPOINT_NAME, out_dir / PREVIOUS_CHECKPOINT_NAME, device)
     _check_compatible(path, state, preset)
+    theirs = state.get("training_path", {"path": "plain", "autocast": None})
+    if theirs != training_path:
+        raise ValueError(f"{path} was trained on the {theirs['path']} path with autocast {theirs['autocast']}, and "
+                         f"this run asks for the {training_path['path']} path with autocast "
+                         f"{training_path['autocast']}; resume it with TrainOptions.from_record({theirs}) (or "
+                         "SPECAE_TRAINING_PATH), or start a new out_dir")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     return Progress(epoch=state["epoch"], step=state["step"], history=state["history"],

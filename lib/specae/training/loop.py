@@ -5,7 +5,9 @@ for the VAE noise), never from global RNG state, so on CPU a run that stops afte
 an epoch, from a ``checkpoint_every`` checkpoint) and resumes ends with the same weights, bit for bit,
 as one run in one go; so does a run that streams its spectra (:mod:`specae.training.feeds`) instead of holding
 them in memory. On CUDA the steps run under bf16 autocast by default, and started by ``torchrun``
-several processes train one model together (:mod:`specae.training.distributed`).
+several processes train one model together (:mod:`specae.training.distributed`). The steps take the fast path
+by default, the plain one on request (:class:`~specae.training.options.TrainOptions`); a run records which, and
+resumes only on the path it started on.
 
 A run reads top to bottom in :func:`_train`: set up (or resume) the model and optimiser, then for each
 epoch train its steps (:func:`_train_epoch`), evaluate and record it (:func:`_epoch_record`), checkpoint.
@@ -13,6 +15,7 @@ epoch train its steps (:func:`_train_epoch`), evaluate and record it (:func:`_ep
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -30,6 +33,7 @@ from specae.model.autoencoder import AutoencoderOutput, LossTerms, SpectrumAutoe
 from specae.seeding import Stream, derive_seed, torch_generator
 from specae.spectra.spectra_set import SpectraSet
 from specae.training import checkpoints, distributed
+from specae.training.allocator import reuse_memory
 from specae.training.balanced_sampler import BalancedSampler
 from specae.training.checkpoints import CHECKPOINT_NAME
 from specae.training.devices import kernel_settings, resolve_device
@@ -57,6 +61,7 @@ class TrainResult:
     split: Split
     data: SpectraSet | BatchSource
     steps: int | None = None  # optimisation steps done (None where unknown)
+    training_path: dict | None = None  # TrainOptions.record() of the steps (None: a run from before the record)
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,8 @@ class _Run:
     model: SpectrumAutoencoder
     optimizer: torch.optim.Optimizer
     stepper: torch.nn.Module  # the model, or its DDP / compiled wrapper, that runs the steps
-    autocast: torch.dtype | None  # the steps' and evaluations' autocast type (None: plain fp32)
+    autocast: torch.dtype | None  # the steps' autocast type (None: plain fp32)
+    training_path: dict  # options.record(): what the steps compute with
     sampler: BalancedSampler
     steps_per_epoch: int
     stop_at: int  # this call returns once this many steps are done in all (options.stop_at_step, else all)
@@ -135,7 +141,7 @@ class _Run:
     def save(self, progress: Progress) -> None:
         """Checkpoint the model, optimiser and ``progress``."""
         checkpoints.save(self.checkpoint, self.preset, self.model, self.optimizer, progress, ranks=self.ranks,
-                         split=self.split, data=self.data)
+                         split=self.split, data=self.data, training_path=self.training_path)
 
 
 def _train(preset: Preset, out_dir: Path, ranks: distributed.Ranks, resume: bool, show_progress: bool,
@@ -144,18 +150,20 @@ def _train(preset: Preset, out_dir: Path, ranks: distributed.Ranks, resume: bool
     preset.data.grid.check_length(data.n_pixels)
     split = _usable_split(preset, data)
     model, optimizer = _new_model(preset, ranks.device)
+    training_path = options.record(ranks.device)
     if checkpoints.exists(out_dir):
         if not resume:
             raise FileExistsError(f"{out_dir} holds a checkpoint; pass resume=True to continue it or choose another "
                                   "out_dir")
-        progress = checkpoints.resume(out_dir, preset, model, optimizer, ranks.device)
+        progress = checkpoints.resume(out_dir, preset, model, optimizer, ranks.device, training_path)
     else:
         progress = Progress()
     # set up after resuming: wrapping the model in DDP copies rank 0's weights to every rank
-    run = _set_up(preset, out_dir, ranks, data, split, model, optimizer, options)
+    run = _set_up(preset, out_dir, ranks, data, split, model, optimizer, options, training_path)
     bar = tqdm(total=run.total_steps, initial=progress.step, disable=not show_progress, desc=f"train {preset.name}",
                unit="step")
-    with kernel_settings(ranks.device), bar:
+    memory = reuse_memory() if options.fast and ranks.device.type == "cpu" else contextlib.nullcontext()
+    with kernel_settings(ranks.device), memory, bar:
         while progress.epoch < preset.train.epochs and progress.step < run.stop_at:
             started = time.perf_counter()
             _train_epoch(run, progress, bar)
@@ -164,9 +172,9 @@ def _train(preset: Preset, out_dir: Path, ranks: distributed.Ranks, resume: bool
                 break
             progress.finish_epoch(_epoch_record(run, progress, started))
             run.save(progress)
-    model.eval()
+    model.set_fast_layers(False).eval()  # as a checkpoint or reference run loads it
     return TrainResult(preset=preset, model=model, history=progress.history, checkpoint=run.checkpoint, split=split,
-                       data=data, steps=progress.step)
+                       data=data, steps=progress.step, training_path=training_path)
 
 
 def _new_model(preset: Preset, device: torch.device) -> tuple[SpectrumAutoencoder, torch.optim.Optimizer]:
@@ -178,9 +186,11 @@ def _new_model(preset: Preset, device: torch.device) -> tuple[SpectrumAutoencode
 
 
 def _set_up(preset: Preset, out_dir: Path, ranks: distributed.Ranks, data: SpectraSet | BatchSource, split: Split,
-            model: SpectrumAutoencoder, optimizer: torch.optim.Optimizer, options: TrainOptions) -> _Run:
-    """The fixed parts of a run around its (resumed) model: sampler, batching, stepper, evaluation sets."""
+            model: SpectrumAutoencoder, optimizer: torch.optim.Optimizer, options: TrainOptions,
+            training_path: dict) -> _Run:
+    """The fixed parts of a run around its (resumed) model: its path, sampler, batching, stepper, evaluation sets."""
     cfg = preset.train
+    model.set_fast_layers(options.fast)
     sampler = BalancedSampler(data.object_ids[split.train], num_samples=cfg.samples_per_epoch or len(split.train),
                               seed=cfg.seed, balanced=preset.data.balanced)
     steps_per_epoch = math.ceil(len(sampler) / cfg.batch_size)
@@ -188,7 +198,8 @@ def _set_up(preset: Preset, out_dir: Path, ranks: distributed.Ranks, data: Spect
     validation_set, train_probe = _evaluation_sets(split, preset, options.eval_spectra)
     return _Run(preset=preset, options=options, ranks=ranks, checkpoint=out_dir / CHECKPOINT_NAME, data=data,
                 split=split, model=model, optimizer=optimizer, stepper=_step_model(model, ranks, options),
-                autocast=options.autocast_dtype(ranks.device), sampler=sampler, steps_per_epoch=steps_per_epoch,
+                autocast=None if training_path["autocast"] is None else getattr(torch, training_path["autocast"]),
+                training_path=training_path, sampler=sampler, steps_per_epoch=steps_per_epoch,
                 stop_at=cfg.epochs * steps_per_epoch if options.stop_at_step is None else options.stop_at_step,
                 validation_set=validation_set, train_probe=train_probe)
 
@@ -222,8 +233,10 @@ def _train_epoch(run: _Run, progress: Progress, bar: tqdm) -> None:
 def _epoch_record(run: _Run, progress: Progress, started: float) -> EpochRecord:
     """Evaluate the model after the epoch just trained and record it; ``started``: its ``time.perf_counter()``."""
     beta = run.beta(progress.step - 1)  # the β of the epoch's last step
-    validation = evaluate(run.model, run.data, run.validation_set, beta, run.ranks.device, run.ranks, run.autocast)
-    train_eval = evaluate(run.model, run.data, run.train_probe, beta, run.ranks.device, run.ranks, run.autocast)
+    device = run.ranks.device
+    autocast = run.autocast if device.type == "cuda" else None  # float32 on a CPU: comparable across paths
+    validation = evaluate(run.model, run.data, run.validation_set, beta, device, run.ranks, autocast)
+    train_eval = evaluate(run.model, run.data, run.train_probe, beta, device, run.ranks, autocast)
     sums, n_steps = progress.sums, run.steps_per_epoch
     return EpochRecord(
         epoch=progress.epoch + 1, step=progress.step, beta=beta, train_loss=sums.total / n_steps,

@@ -5,15 +5,16 @@ A reference run folder holds
     model.pt        the final weights (a state dict, loaded with ``weights_only``)
     split.npz       the train / validation spectrum indices (int32, compressed)
     manifest.json   name, the full configuration (``Preset.to_dict()``) and its hash, the per-epoch history,
-                    steps, wall time, device (and the CPU's kernel capability), thread count, versions, git
-                    commit, the code and data fingerprints, the learning-rate and β schedules sampled every
-                    epoch, and the validity probe
+                    steps, wall time, device (and the CPU's kernel capability), thread count, the training path
+                    and its autocast type, versions, git commit, the code and data fingerprints, the
+                    learning-rate and β schedules sampled every epoch, and the validity probe
 
 :func:`find_reference_run` matches a configuration to a run by the configuration alone, not by the code's
 fingerprint: a run stays usable across edits that do not change what training computes. Whether they do is
 what the **validity probe** checks: the loss terms summed over the first :data:`PROBE_STEPS` steps of the
-configuration, trained on the CPU with one thread from its seeds (:func:`probe_losses`), recorded when the
-run is written and recomputed by ``tests/test_reference_runs.py`` (docs/decisions.md says how to regenerate
+configuration, trained on the CPU with one thread from its seeds on the run's own training path
+(:func:`probe_losses`; a manifest without ``training_path`` is a run of the plain path), recorded when the run is
+written and recomputed by ``tests/test_reference_runs.py`` (docs/decisions.md says how to regenerate
 the runs when it fails).
 """
 
@@ -102,8 +103,9 @@ def write_reference_run(name: str, result: TrainResult, trained_with: dict,
                         probe: dict | None = None) -> ReferenceRun:
     """Write a finished run as ``runs_dir/<name>/`` (replacing a run of that name).
 
-    trained_with: ``{"fingerprints": {...}, "git": {...}}``, the data and code fingerprints and the commit the
-    run was trained with (recorded, not checked); threads: torch threads it trained with (None on a GPU);
+    trained_with: ``{"fingerprints": {...}, "git": {...}, "training_path": {...}}`` (:func:`run_cache.trained_with`):
+    the data and code fingerprints and the commit the run was trained with (recorded, not checked), and the
+    training path its steps took (what the probe retrains with); threads: torch threads it trained with (None on a GPU);
     ``probe`` as from :func:`probe_losses` (computed here when None).
     """
     preset = result.preset
@@ -126,26 +128,30 @@ def write_reference_run(name: str, result: TrainResult, trained_with: dict,
                    "cpu_capability": torch.backends.cpu.get_cpu_capability()},
         "versions": {"specae": __version__, "torch": str(torch.__version__), "numpy": np.__version__,
                      "python": platform.python_version()},
+        "training_path": trained_with["training_path"],
         "git": trained_with["git"],
         "fingerprints": trained_with["fingerprints"],
         "schedule": schedule_samples(preset, result.history),
-        "probe": probe if probe is not None else probe_losses(preset, result.data, probe_steps(result.history)),
+        "probe": probe if probe is not None else probe_losses(preset, result.data, probe_steps(result.history),
+                                                              trained_with["training_path"]),
         "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     atomic_write(folder / MANIFEST_NAME, lambda handle: handle.write(json.dumps(manifest, indent=1).encode()))
     return ReferenceRun(path=folder, manifest=manifest)
 
 
-def probe_losses(preset: Preset, data: SpectraSet | BatchSource | None = None, steps: int = PROBE_STEPS) -> dict:
+def probe_losses(preset: Preset, data: SpectraSet | BatchSource | None = None, steps: int = PROBE_STEPS,
+                 training_path: dict | None = None) -> dict:
     """The loss terms (total, reconstruction, KL) summed over the first ``steps`` steps of ``preset``, trained
-    on the CPU with one thread from its seeds, and the L2 norm of the weights after them: what the validity
-    test recomputes."""
+    on the CPU with one thread from its seeds on ``training_path`` (``TrainOptions.record()``; None: the plain
+    path in float32, as runs from before the record were trained), and the L2 norm of the weights after them:
+    what the validity test recomputes. A bfloat16 path autocasts even where the CPU only emulates it."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with tempfile.TemporaryDirectory(prefix="specae-probe-") as folder:
             train(preset, folder, device="cpu", progress=False, data=data,
-                  options=TrainOptions(stop_at_step=steps))
+                  options=TrainOptions.from_record(training_path, stop_at_step=steps))
             _, model, state = load_checkpoint(Path(folder) / "checkpoint.pt")
     finally:
         torch.set_num_threads(previous)

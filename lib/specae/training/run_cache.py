@@ -17,7 +17,9 @@ the SHA-256 of the canonical JSON (sorted keys) of :func:`key_inputs`, which hol
 * ``library``: ``specae.__version__`` (:mod:`specae._version`) and the SHA-256 of the training code,
   :data:`TRAINING_FILES` (each hashed with its path in the package);
 * ``environment``: the torch and numpy versions and the device *type* (``cpu``, ``cuda``, ``mps``;
-  ``"auto"`` is resolved first, ``cuda:1`` counts as ``cuda``), since they change the weights.
+  ``"auto"`` is resolved first, ``cuda:1`` counts as ``cuda``), since they change the weights;
+* ``training_path``: the path the steps take there and its autocast type (``TrainOptions().record(device)``: the
+  fast path, or ``$SPECAE_TRAINING_PATH``), since it changes the weights' rounding.
 
 So editing any of those files, moving one, bumping a version or changing one parameter gives a new key;
 old entries are left in place (delete the folder to reclaim space). Not in the key: the Python version,
@@ -72,6 +74,7 @@ from specae.training.checkpoints import CHECKPOINT_NAME, load_checkpoint
 from specae.training.datasets import load_synthetic
 from specae.training.devices import resolve_device
 from specae.training.loop import TrainResult, train
+from specae.training.options import TrainOptions
 from specae.training.presets import DataConfig, Preset
 from specae.training.reference_runs import SPLIT_NAME, WEIGHTS_NAME, find_reference_run
 from specae.training.split import Split
@@ -91,7 +94,7 @@ GENERATOR_FILES = ("synth/survey.py", "synth/population.py", "synth/line_lists.p
 TRAINING_FILES = ("training/loop.py", "training/checkpoints.py", "training/devices.py", "training/options.py",
                   "training/progress.py", "training/schedules.py", "model/autoencoder.py",
                   "training/balanced_sampler.py", "seeding.py", "training/presets.py", "training/feeds.py",
-                  "training/distributed.py", "training/split.py", "spectra/spectra_set.py")
+                  "training/distributed.py", "training/split.py", "spectra/spectra_set.py", "training/allocator.py")
 _log = logging.getLogger(__name__)
 
 
@@ -142,6 +145,7 @@ def key_inputs(preset: Preset, device: str = "auto") -> dict:
         "library": library_fingerprint(),
         "environment": {"torch": str(torch.__version__), "numpy": np.__version__,
                         "device": resolve_device(device).type},
+        "training_path": TrainOptions().record(resolve_device(device)),
     }
 
 
@@ -151,12 +155,13 @@ def run_key(preset: Preset, device: str = "auto") -> str:
 
 
 def trained_with(result: TrainResult) -> dict:
-    """The fingerprints and git commit a run of this cache was trained with, from its entry's done marker
-    (``{"fingerprints": {"data": …, "training_code": …}, "git": {"commit": …, "dirty": …}}``)."""
+    """The fingerprints, git commit and training path a run of this cache was trained with, from its entry's done
+    marker (``{"fingerprints": {"data": …, "training_code": …}, "git": {"commit": …, "dirty": …},
+    "training_path": {"path": …, "autocast": …}}``)."""
     done = json.loads((result.checkpoint.parent / DONE_NAME).read_text())
     inputs = done["inputs"]
     return {"fingerprints": {"data": inputs["data"], "training_code": inputs["library"]["training_code"]},
-            "git": done.get("git", {"commit": None, "dirty": None})}
+            "git": done.get("git", {"commit": None, "dirty": None}), "training_path": inputs["training_path"]}
 
 
 def default_cache_dir() -> Path:

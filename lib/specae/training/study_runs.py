@@ -103,8 +103,9 @@ def train_study_runs(names: Iterable[str] | None = None, device: str = "auto", w
         results = cached_train_many([study_preset(name) for name in group], device=device, cache_dir=cache_dir,
                                     workers=workers, reference=False)
         for name, result in zip(group, results, strict=True):
-            run = write_reference_run(name, result, trained_with(result), runs_dir, threads=1 if on_cpu else None,
-                                      probe=probe_losses(result.preset, result.data, probe_steps(result.history)))
+            record = trained_with(result)
+            probe = probe_losses(result.preset, result.data, probe_steps(result.history), record["training_path"])
+            run = write_reference_run(name, result, record, runs_dir, threads=1 if on_cpu else None, probe=probe)
             last = run.manifest["history"][-1]
             report(f"{name}: {run.manifest['steps']} steps, validation L1 {last['validation_reconstruction']:.5f}, "
                    f"{run.manifest['wall_seconds'] / 60:.1f} min → {run.path}")
