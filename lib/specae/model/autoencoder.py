@@ -144,7 +144,7 @@ class SpectrumAutoencoder(nn.Module):
         """x: (batch, 1, L) → μ (batch, latent_dim) and log σ² (batch, latent_dim) or None."""
         self._check_input(x)
         if self.fast_layers:
-            rows = _in_float32(lambda flux: _rows(self.encoder[:2], flux.unsqueeze(2)), x)
+            rows = _in_float32(lambda flux: _activate(self.encoder[1], _first_conv_rows(self.encoder[0], flux)), x)
             features = _rows(self.encoder[2:], rows).squeeze(2).flatten(1)
         else:
             features = self.encoder(x).flatten(1)
@@ -159,10 +159,10 @@ class SpectrumAutoencoder(nn.Module):
         hidden = self.fc_decode(z).view(-1, n_channels, n_positions)
         if not self.fast_layers:
             return self.decoder(hidden)
-        predict0 = self.decoder.predict0
+        last, activation, predict0 = self.decoder[-3:]
         rows = _rows(self.decoder[:-3], hidden.unsqueeze(2))
-        return _in_float32(lambda h: _shifted_sum(_rows(self.decoder[-3:-1], h), predict0.weight, predict0.bias),
-                           rows).squeeze(2)
+        return _in_float32(lambda h: _shifted_sum(activation(_last_deconv_rows(last, h)), predict0.weight,
+                                                  predict0.bias), rows).squeeze(2)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
                 noise: torch.Tensor | None = None) -> AutoencoderOutput:
@@ -240,9 +240,37 @@ def _rows(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
                 x = F.conv2d(x, weight, layer.bias, stride=stride, padding=padding)
             x = x.contiguous(memory_format=torch.channels_last)  # a layer of one input channel answers in the default
         else:
-            x = layer(x)
+            x = _activate(layer, x)
         x = _ChannelsLastGradient.apply(x)
     return x
+
+
+def _activate(activation: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``activation`` of x (b, C, 1, L) in the channels-last layout, applied to the same memory seen as a dense
+    (b, 1, L, C) tensor, where it runs 2.5 × faster than on the 4-D layout."""
+    return activation(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def _first_conv_rows(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    """A convolution of one input channel applied to x (b, 1, L) as a matrix product of its input's windows:
+    (b, C, 1, L') in the channels-last layout (which oneDNN's kernel leaves in the default one)."""
+    (kernel,), (stride,), (padding,) = conv.kernel_size, conv.stride, conv.padding
+    windows = F.pad(x[:, 0], (padding, padding)).unfold(-1, kernel, stride)  # (b, L', kernel)
+    rows = F.linear(windows, conv.weight[:, 0], conv.bias)  # (b, L', C)
+    return rows.transpose(1, 2).unsqueeze(2)
+
+
+def _last_deconv_rows(deconv: nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
+    """A transposed convolution to one channel (kernel 4, stride 2, padding 1, as every stride-2 stage) of
+    x (b, C, 1, L) in the channels-last layout, as one matrix product and two sums of taps: (b, 1, 1, 2L). Other
+    shapes go through :func:`_rows`."""
+    if (deconv.out_channels, deconv.kernel_size, deconv.stride, deconv.padding) != (1, (4,), (2,), (1,)):
+        return _rows(nn.Sequential(deconv), x)
+    batch, channels, _, length = x.shape
+    taps = F.pad(x.permute(0, 2, 3, 1).reshape(batch, length, channels) @ deconv.weight[:, 0], (0, 0, 1, 1))
+    even = taps[:, :-2, 3] + taps[:, 1:-1, 1]  # y[2m] = w₃·x[m−1] + w₁·x[m]
+    odd = taps[:, 1:-1, 2] + taps[:, 2:, 0]  # y[2m+1] = w₂·x[m] + w₀·x[m+1]
+    return torch.stack([even, odd], dim=-1).reshape(batch, 1, 1, 2 * length) + deconv.bias
 
 
 class _ChannelsLastGradient(torch.autograd.Function):
