@@ -99,6 +99,19 @@ def test_a_changed_parameter_gives_a_new_key_and_a_new_run(tmp_path, data, train
     assert entries(tmp_path) == sorted([base, changed["latent_dim"]])
 
 
+def test_the_training_path_is_in_the_key(tmp_path, data, trainings, monkeypatch):
+    """A run of the fast path is never loaded for the plain one: their weights differ by rounding."""
+    preset = tiny()
+    monkeypatch.setenv("SPECAE_TRAINING_PATH", "plain")
+    plain = cached_train(preset, device="cpu", cache_dir=tmp_path, data=data)
+    assert cache.trained_with(plain)["training_path"] == {"path": "plain", "autocast": None}
+    monkeypatch.setenv("SPECAE_TRAINING_PATH", "fast")
+    assert not cache_info(preset, "cpu", tmp_path).cached
+    fast = cached_train(preset, device="cpu", cache_dir=tmp_path, data=data)
+    assert cache.trained_with(fast)["training_path"] == {"path": "fast", "autocast": None}
+    assert len(trainings) == 2 and len(entries(tmp_path)) == 2
+
+
 def test_library_environment_and_device_are_in_the_key(tmp_path, data, trainings, monkeypatch):
     preset = tiny()
     cached_train(preset, device="cpu", cache_dir=tmp_path, data=data)

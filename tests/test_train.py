@@ -1,5 +1,6 @@
 """Training: bit-for-bit resume, learning, checkpoints, devices and bad input."""
 
+import contextlib
 import copy
 import dataclasses
 
@@ -172,6 +173,43 @@ def test_a_run_resumes_only_on_the_path_it_started_on(tmp_path, smoke_data):
                                          "fast path with autocast bfloat16"):
         train(preset, tmp_path, device="cpu", progress=False, data=smoke_data,
               options=TrainOptions(path="fast", precision="bf16"))
+
+
+def test_the_fast_path_reads_only_memory_it_wrote(tmp_path, smoke_data, monkeypatch):
+    """The fast path turns off torch's NaN fill of new tensors; with the fill left on, a kernel that read memory
+    it had not written would see NaN. The run ends with the same weights either way, bit for bit."""
+    import specae.training.loop as loop
+
+    preset = get_preset("smoke")
+    unfilled = train(preset, tmp_path / "unfilled", device="cpu", progress=False, data=smoke_data,
+                     options=TrainOptions(path="fast"))
+    monkeypatch.setattr(loop, "reuse_memory", contextlib.nullcontext)
+    filled = train(preset, tmp_path / "filled", device="cpu", progress=False, data=smoke_data,
+                   options=TrainOptions(path="fast"))
+    for name, tensor in unfilled.model.state_dict().items():
+        assert torch.equal(tensor, filled.model.state_dict()[name]), name
+
+
+def test_the_default_path_is_fast_unless_the_environment_says_plain(monkeypatch):
+    monkeypatch.delenv("SPECAE_TRAINING_PATH", raising=False)
+    assert TrainOptions().path == "fast"
+    monkeypatch.setenv("SPECAE_TRAINING_PATH", "plain")
+    assert TrainOptions().path == "plain" and TrainOptions(path="fast").path == "fast"
+    monkeypatch.setenv("SPECAE_TRAINING_PATH", "quick")
+    with pytest.raises(ValueError, match=r"SPECAE_TRAINING_PATH='quick' is not a training path; set it to one of "
+                                         r"\('fast', 'plain'\) or unset it"):
+        TrainOptions()
+
+
+def test_a_record_gives_back_the_options_that_compute_as_it_says():
+    cpu = torch.device("cpu")
+    for options in (TrainOptions(path="plain"), TrainOptions(path="fast"), TrainOptions(precision="bf16")):
+        again = TrainOptions.from_record(options.record(cpu), stop_at_step=3)
+        assert (again.path, again.autocast_dtype(cpu), again.stop_at_step) == (
+            options.path, options.autocast_dtype(cpu), 3)
+    assert TrainOptions.from_record(None) == TrainOptions(path="plain", precision="fp32")  # runs from before it
+    with pytest.raises(ValueError, match="unknown autocast type 'float16'"):
+        TrainOptions.from_record({"path": "fast", "autocast": "float16"})
 
 
 @pytest.mark.parametrize("options, message", [

@@ -24,9 +24,12 @@ from specae.io.store import ingest
 from specae.training.devices import DEVICE_CHOICES
 from specae.training.feeds import training_source
 from specae.training.loop import train
-from specae.training.options import PRECISIONS, TrainOptions
+from specae.training.options import PATH_VARIABLE, PRECISIONS, TRAINING_PATHS, TrainOptions, default_training_path
 from specae.training.presets import PRESETS, get_preset
 from specae.training.study_runs import STUDY_RUNS, train_study_runs, verify_study_run
+
+PATH_HELP = (f"training path: fast (the default; ${PATH_VARIABLE} sets another) or plain (the release's computation, "
+             "as the runs before the fast path were trained; their weights differ by rounding)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--store", default=None, help="train on the spectra of this on-disk store (streamed)")
     run.add_argument("--stream", action="store_true",
                      help="render the synthetic spectra batch by batch on the device instead of holding them in memory")
+    run.add_argument("--path", default=None, choices=TRAINING_PATHS, help=PATH_HELP)
     run.add_argument("--precision", default="auto", choices=PRECISIONS,
                      help="auto: bf16 autocast on CUDA, fp32 elsewhere")
     run.add_argument("--compile", action="store_true", help="run the training steps through torch.compile")
@@ -71,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     study.add_argument("--workers", type=int, default=None,
                        help="runs trained side by side (default: one per CPU core on a CPU, one on a GPU)")
     study.add_argument("--runs-dir", default=None, help="where reference runs are written (default: runs/)")
+    study.add_argument("--path", default=None, choices=TRAINING_PATHS, help=PATH_HELP)
     verify = commands.add_parser("verify-run", help="retrain a committed study run here and compare it with runs/")
     verify.add_argument("name", choices=list(STUDY_RUNS), metavar="NAME", help=f"one of {list(STUDY_RUNS)}")
     verify.add_argument("--device", default="auto", help=f"one of {DEVICE_CHOICES}")
@@ -89,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset, **dict(_parse_override(item) for item in args.set))
-    options = TrainOptions(precision=args.precision, compile=args.compile, checkpoint_every=args.checkpoint_every,
-                           stop_at_step=args.stop_at_step, eval_spectra=args.eval_spectra)
+    options = TrainOptions(path=args.path or default_training_path(), precision=args.precision, compile=args.compile,
+                           checkpoint_every=args.checkpoint_every, stop_at_step=args.stop_at_step,
+                           eval_spectra=args.eval_spectra)
     data = training_source(preset.data, store=args.store, stream=args.stream)
     result = train(preset, args.out, device=args.device, progress=not args.no_progress, data=data, options=options)
     last = result.history[-1] if result.history else {}
@@ -104,7 +110,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _reference_runs(args: argparse.Namespace) -> int:
-    train_study_runs(args.only, device=args.device, workers=args.workers, runs_dir=args.runs_dir)
+    train_study_runs(args.only, device=args.device, workers=args.workers, runs_dir=args.runs_dir, path=args.path)
     return 0
 
 

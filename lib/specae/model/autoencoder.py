@@ -8,7 +8,7 @@ reproduces the released layer table exactly: 15 convs, 512 × 20 before the bott
 parameters with 128 latents.
 
 ``SpectrumAutoencoder.set_fast_layers`` switches a model to the fast path's formulation of the same function
-(same parameters and names; :mod:`specae.training.options` says when it is used).
+(:mod:`specae.model.fast_layers`: same parameters and names; :mod:`specae.training.options` says when it is used).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F  # noqa: N812 (the usual name)
 from torch import nn
 
+from specae.model import fast_layers
 from specae.spectra.grid import N_PADDED_PIXELS
 
 
@@ -125,12 +125,8 @@ class SpectrumAutoencoder(nn.Module):
     def set_fast_layers(self, enabled: bool = True) -> SpectrumAutoencoder:
         """Compute the same function a faster way (``enabled``) or as the release does; returns the model.
 
-        The fast formulation runs the edges in float32 even under autocast (the first conv, which sees the
-        flux, and the last transposed conv and ``predict0``, which draw the reconstruction), and ``predict0``,
-        a 1 → 1 channel convolution of 3 taps, as a sum of three shifted copies of its input: the same
-        weights, an output equal within float rounding, and on a CPU a fifth of a step less than the
-        convolution's kernel (``benchmarks/train_step_candidates.py``). Parameters and their names are
-        unchanged, so the state dict loads into either.
+        The fast formulation (:mod:`specae.model.fast_layers`) uses the same parameters, whose names are
+        unchanged, so the state dict loads into either; outputs agree within float rounding.
         """
         self.fast_layers = enabled
         return self
@@ -143,11 +139,7 @@ class SpectrumAutoencoder(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (batch, 1, L) → μ (batch, latent_dim) and log σ² (batch, latent_dim) or None."""
         self._check_input(x)
-        if self.fast_layers:
-            rows = _in_float32(lambda flux: _activate(self.encoder[1], _first_conv_rows(self.encoder[0], flux)), x)
-            features = _rows(self.encoder[2:], rows).squeeze(2).flatten(1)
-        else:
-            features = self.encoder(x).flatten(1)
+        features = (fast_layers.encode(self.encoder, x) if self.fast_layers else self.encoder(x)).flatten(1)
         logvar = self.fc_logvar(features) if self.fc_logvar is not None else None
         return self.fc_mu(features), logvar
 
@@ -159,10 +151,7 @@ class SpectrumAutoencoder(nn.Module):
         hidden = self.fc_decode(z).view(-1, n_channels, n_positions)
         if not self.fast_layers:
             return self.decoder(hidden)
-        last, activation, predict0 = self.decoder[-3:]
-        rows = _rows(self.decoder[:-3], hidden.unsqueeze(2))
-        return _in_float32(lambda h: _shifted_sum(activation(_last_deconv_rows(last, h)), predict0.weight,
-                                                  predict0.bias), rows).squeeze(2)
+        return fast_layers.decode(self.decoder, hidden)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
                 noise: torch.Tensor | None = None) -> AutoencoderOutput:
@@ -218,81 +207,6 @@ def masked_l1_kl_loss(output: AutoencoderOutput, target: torch.Tensor, mask: tor
         per_spectrum = (1 + output.logvar - output.mu.pow(2) - output.logvar.exp()).sum(dim=1)
         kl = -0.5 * (per_spectrum.mean() if n_spectra is None else per_spectrum.sum() / n_spectra)
     return LossTerms(total=reconstruction + beta * kl, reconstruction=reconstruction, kl=kl)
-
-
-def _in_float32(layers, x: torch.Tensor) -> torch.Tensor:
-    """``layers(x)`` in float32, with autocast (if any) off."""
-    with torch.autocast(x.device.type, enabled=False):
-        return layers(x.float())
-
-
-def _rows(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    """``layers`` (1-D convs, transposed convs and activations) applied to x (b, C, 1, L) as 2-D layers of one
-    row, in the channels-last memory layout, where oneDNN's kernels for a few channels are faster: (b, C', 1, L')."""
-    x = x.contiguous(memory_format=torch.channels_last)
-    for layer in layers:
-        if isinstance(layer, nn.Conv1d | nn.ConvTranspose1d):
-            weight = layer.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-            stride, padding = (1, layer.stride[0]), (0, layer.padding[0])
-            if isinstance(layer, nn.ConvTranspose1d):
-                x = F.conv_transpose2d(x, weight, layer.bias, stride=stride, padding=padding)
-            else:
-                x = F.conv2d(x, weight, layer.bias, stride=stride, padding=padding)
-            x = x.contiguous(memory_format=torch.channels_last)  # a layer of one input channel answers in the default
-        else:
-            x = _activate(layer, x)
-        x = _ChannelsLastGradient.apply(x)
-    return x
-
-
-def _activate(activation: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``activation`` of x (b, C, 1, L) in the channels-last layout, applied to the same memory seen as a dense
-    (b, 1, L, C) tensor, where it runs 2.5 × faster than on the 4-D layout."""
-    return activation(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-
-
-def _first_conv_rows(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
-    """A convolution of one input channel applied to x (b, 1, L) as a matrix product of its input's windows:
-    (b, C, 1, L') in the channels-last layout (which oneDNN's kernel leaves in the default one)."""
-    (kernel,), (stride,), (padding,) = conv.kernel_size, conv.stride, conv.padding
-    windows = F.pad(x[:, 0], (padding, padding)).unfold(-1, kernel, stride)  # (b, L', kernel)
-    rows = F.linear(windows, conv.weight[:, 0], conv.bias)  # (b, L', C)
-    return rows.transpose(1, 2).unsqueeze(2)
-
-
-def _last_deconv_rows(deconv: nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
-    """A transposed convolution to one channel (kernel 4, stride 2, padding 1, as every stride-2 stage) of
-    x (b, C, 1, L) in the channels-last layout, as one matrix product and two sums of taps: (b, 1, 1, 2L). Other
-    shapes go through :func:`_rows`."""
-    if (deconv.out_channels, deconv.kernel_size, deconv.stride, deconv.padding) != (1, (4,), (2,), (1,)):
-        return _rows(nn.Sequential(deconv), x)
-    batch, channels, _, length = x.shape
-    taps = F.pad(x.permute(0, 2, 3, 1).reshape(batch, length, channels) @ deconv.weight[:, 0], (0, 0, 1, 1))
-    even = taps[:, :-2, 3] + taps[:, 1:-1, 1]  # y[2m] = w₃·x[m−1] + w₁·x[m]
-    odd = taps[:, 1:-1, 2] + taps[:, 2:, 0]  # y[2m+1] = w₂·x[m] + w₀·x[m+1]
-    return torch.stack([even, odd], dim=-1).reshape(batch, 1, 1, 2 * length) + deconv.bias
-
-
-class _ChannelsLastGradient(torch.autograd.Function):
-    """The identity, whose gradient is made channels-last: a layer of one channel may hand back its input's gradient
-    in the default layout, and an activation's backward given its input and gradient in two layouts runs 15 ×
-    slower than given one."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, gradient: torch.Tensor) -> torch.Tensor:
-        return gradient.contiguous(memory_format=torch.channels_last)
-
-
-def _shifted_sum(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """A 1 → 1 channel, 3-tap, padding-1 convolution of x (b, 1, ..., L) by ``weight`` (1, 1, 3) and ``bias``
-    (1,), as a sum of three shifted copies: (b, 1, ..., L)."""
-    padded = F.pad(x, (1, 1))
-    taps = weight[0, 0]
-    return taps[0] * padded[..., :-2] + taps[1] * padded[..., 1:-1] + taps[2] * padded[..., 2:] + bias
 
 
 def layer_table(config: AutoencoderConfig) -> list[dict]:

@@ -28,6 +28,7 @@ _M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 * 2**20  # glibc's largest (on 64-bit): blocks up to 32 MiB come from the heap
 TRIM_THRESHOLD = 2**30  # up to 1 GiB freed at the top of the heap is kept
 TOP_PAD = 64 * 2**20  # the heap grows 64 MiB at a time
+_FILL = "fill_uninitialized_memory"  # torch.utils.deterministic's setting (a module property its stubs omit)
 
 
 @functools.cache
@@ -45,9 +46,9 @@ def reuse_memory():
     """Within: glibc keeps freed blocks (:func:`tune_allocator`, for the rest of the process) and new tensors are not
     filled with NaN (restored afterwards)."""
     tune_allocator()
-    previous = torch.utils.deterministic.fill_uninitialized_memory
-    torch.utils.deterministic.fill_uninitialized_memory = False
+    previous = getattr(torch.utils.deterministic, _FILL)
+    setattr(torch.utils.deterministic, _FILL, False)
     try:
         yield
     finally:
-        torch.utils.deterministic.fill_uninitialized_memory = previous
+        setattr(torch.utils.deterministic, _FILL, previous)

@@ -18,8 +18,8 @@ the SHA-256 of the canonical JSON (sorted keys) of :func:`key_inputs`, which hol
   :data:`TRAINING_FILES` (each hashed with its path in the package);
 * ``environment``: the torch and numpy versions and the device *type* (``cpu``, ``cuda``, ``mps``;
   ``"auto"`` is resolved first, ``cuda:1`` counts as ``cuda``), since they change the weights;
-* ``training_path``: the path the steps take there and its autocast type (``TrainOptions().record(device)``: the
-  fast path, or ``$SPECAE_TRAINING_PATH``), since it changes the weights' rounding.
+* ``training_path``: the path the steps take there and its autocast type (``TrainOptions(path=path).record(device)``;
+  by default the fast path, or ``$SPECAE_TRAINING_PATH``), since it changes the weights' rounding.
 
 So editing any of those files, moving one, bumping a version or changing one parameter gives a new key;
 old entries are left in place (delete the folder to reclaim space). Not in the key: the Python version,
@@ -136,7 +136,7 @@ def library_fingerprint() -> dict:
     return {"version": package_version.__version__, "training_code": training_code_hash()}
 
 
-def key_inputs(preset: Preset, device: str = "auto") -> dict:
+def key_inputs(preset: Preset, device: str = "auto", path: str | None = None) -> dict:
     """Everything the key of ``preset`` trained on ``device`` depends on (JSON-safe; see the module docstring)."""
     return {
         "cache_format": CACHE_FORMAT,
@@ -145,13 +145,13 @@ def key_inputs(preset: Preset, device: str = "auto") -> dict:
         "library": library_fingerprint(),
         "environment": {"torch": str(torch.__version__), "numpy": np.__version__,
                         "device": resolve_device(device).type},
-        "training_path": TrainOptions().record(resolve_device(device)),
+        "training_path": _options(path).record(resolve_device(device)),
     }
 
 
-def run_key(preset: Preset, device: str = "auto") -> str:
+def run_key(preset: Preset, device: str = "auto", path: str | None = None) -> str:
     """The cache key of ``preset`` trained on ``device``: 16 hex digits of SHA-256 over :func:`key_inputs`."""
-    return _digest(key_inputs(preset, device))
+    return _digest(key_inputs(preset, device, path))
 
 
 def trained_with(result: TrainResult) -> dict:
@@ -174,15 +174,16 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "specae" / "runs"
 
 
-def cache_info(preset: Preset, device: str = "auto", cache_dir: str | os.PathLike | None = None) -> CacheInfo:
+def cache_info(preset: Preset, device: str = "auto", cache_dir: str | os.PathLike | None = None,
+               path: str | None = None) -> CacheInfo:
     """Whether a finished run of ``preset`` on ``device`` is cached (a quick look at its done marker only)."""
-    key = run_key(preset, device)
-    path = _root(cache_dir) / key
+    key = run_key(preset, device, path)
+    entry = _root(cache_dir) / key
     try:
-        _read_done(path, key)
+        _read_done(entry, key)
     except _UnusableEntryError:
-        return CacheInfo(key=key, path=path, cached=False)
-    return CacheInfo(key=key, path=path, cached=True)
+        return CacheInfo(key=key, path=entry, cached=False)
+    return CacheInfo(key=key, path=entry, cached=True)
 
 
 def cached_train(
@@ -193,12 +194,14 @@ def cached_train(
     progress: bool = False,
     reference: bool = True,
     runs_dir: str | os.PathLike | None = None,
+    path: str | None = None,
 ) -> TrainResult:
     """The run of ``preset`` on ``device``: its reference run when one is committed (and ``reference``), else
     loaded from the cache when finished there, else trained and stored.
 
     data: the spectra of ``preset.data`` if already loaded (rendered otherwise; they are not in the key).
     runs_dir: where reference runs are looked up (default ``runs/`` of the book).
+    path: the training path, "fast" or "plain" (default: :func:`~specae.training.options.default_training_path`).
     A loaded run equals the trained one: same history, split and weights (``result.checkpoint`` is in the
     entry). Waits while another process trains the same key, then loads its result.
     """
@@ -213,7 +216,7 @@ def cached_train(
         data = cached_synthetic(preset.data, cache_dir) if data is None else data
         return TrainResult(preset=preset, model=model, history=history, checkpoint=run.path / WEIGHTS_NAME,
                            split=split, data=data, steps=run.manifest["steps"])
-    inputs = key_inputs(preset, device)
+    inputs = key_inputs(preset, device, path)
     key = _digest(inputs)
     root = _root(cache_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -221,7 +224,7 @@ def cached_train(
     with key_lock(root, key, progress):
         stored = _usable_entry(entry, key, preset, device_name)
         if stored is None:
-            result = _train_into(root, key, preset, device_name, data, progress)
+            result = _train_into(root, key, preset, device_name, data, progress, _options(path))
             if _publish(result, inputs, entry):
                 return dataclasses.replace(result, checkpoint=entry / CHECKPOINT_NAME)
             stored = _load_entry(entry, key, preset, device_name)  # another process published first
@@ -265,9 +268,10 @@ def cached_train_many(
     workers: int | None = None,
     reference: bool = True,
     runs_dir: str | os.PathLike | None = None,
+    path: str | None = None,
 ) -> list[TrainResult]:
-    """``[cached_train(p, device, cache_dir, data, reference=reference, runs_dir=runs_dir) for p in presets]``,
-    training the missing runs (neither a reference run nor cached) side by side.
+    """``[cached_train(p, device, cache_dir, data, reference=reference, runs_dir=runs_dir, path=path) for p in
+    presets]``, training the missing runs (neither a reference run nor cached) side by side.
 
     On a CPU, small models use the cores better as separate single-threaded processes than as one
     multi-threaded one (2 cores: 1.4 × the throughput), so the missing runs are trained by ``workers``
@@ -279,7 +283,7 @@ def cached_train_many(
     """
     presets = list(presets)
     root = _root(cache_dir)
-    missing = [p for p in dict.fromkeys(presets) if not cache_info(p, device, root).cached
+    missing = [p for p in dict.fromkeys(presets) if not cache_info(p, device, root, path).cached
                and not (reference and find_reference_run(p, runs_dir))]
     cores = os.cpu_count() or 1
     on_cpu = resolve_device(device).type == "cpu"
@@ -291,10 +295,10 @@ def cached_train_many(
         context = multiprocessing.get_context("spawn")
         with context.Pool(workers, initializer=torch.set_num_threads if on_cpu else None,
                           initargs=(1,) if on_cpu else ()) as pool:
-            pool.starmap(_train_in_worker, [(p.to_dict(), device, str(root)) for p in missing], chunksize=1)
+            pool.starmap(_train_in_worker, [(p.to_dict(), device, str(root), path) for p in missing], chunksize=1)
     with _torch_threads(1 if on_cpu else None):
-        return [cached_train(p, device=device, cache_dir=root, data=data, reference=reference, runs_dir=runs_dir)
-                for p in presets]
+        return [cached_train(p, device=device, cache_dir=root, data=data, reference=reference, runs_dir=runs_dir,
+                             path=path) for p in presets]
 
 
 @contextlib.contextmanager
@@ -310,8 +314,13 @@ def _torch_threads(count: int | None):
         torch.set_num_threads(previous)
 
 
-def _train_in_worker(preset: dict, device: str, cache_dir: str) -> None:
-    cached_train(Preset.from_dict(preset), device=device, cache_dir=cache_dir)
+def _train_in_worker(preset: dict, device: str, cache_dir: str, path: str | None) -> None:
+    cached_train(Preset.from_dict(preset), device=device, cache_dir=cache_dir, path=path)
+
+
+def _options(path: str | None) -> TrainOptions:
+    """The options a cached run trains with: the default ones, on ``path`` when given."""
+    return TrainOptions() if path is None else TrainOptions(path=path)
 
 
 def _digest(inputs: dict) -> str:
@@ -400,14 +409,14 @@ def _read_done(entry: Path, key: str) -> dict:
 
 
 def _train_into(root: Path, key: str, preset: Preset, device: str, data: SpectraSet | None,
-                progress: bool) -> TrainResult:
+                progress: bool, options: TrainOptions) -> TrainResult:
     """Train in a new temporary folder or resume an interrupted one (kept on failure if it has a checkpoint)."""
     tmp = root / f"{key}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     if not _adopt_interrupted(root, key, preset, tmp):
         tmp.mkdir()
     data = cached_synthetic(preset.data, root) if data is None else data
     try:
-        return train(preset, tmp, device=device, resume=True, progress=progress, data=data)
+        return train(preset, tmp, device=device, resume=True, progress=progress, data=data, options=options)
     except BaseException:
         if not (tmp / CHECKPOINT_NAME).is_file():
             _remove(tmp)

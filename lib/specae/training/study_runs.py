@@ -55,15 +55,17 @@ def study_preset(name: str) -> Preset:
 
 def verify_study_run(name: str, device: str = "auto", cache_dir: str | os.PathLike | None = None,
                      runs_dir: str | os.PathLike | None = None) -> dict:
-    """Retrain study run ``name`` from scratch on this machine (through the run cache, never the committed run)
-    and compare it with the committed one: per-epoch validation L1 of both, the largest relative difference,
-    and the largest difference of any weight (0 on the machine and kernels that trained it); ``models`` holds both
-    models (on the CPU) and ``result`` the retrained run."""
+    """Retrain study run ``name`` from scratch on this machine (through the run cache, never the committed run, on
+    the training path the committed one recorded) and compare it with the committed one: per-epoch validation L1
+    of both, the largest relative difference, and the largest difference of any weight (0 on the machine and
+    kernels that trained it); ``models`` holds both models (on the CPU) and ``result`` the retrained run."""
     preset = study_preset(name)
     committed = find_reference_run(preset, runs_dir)
     if committed is None:
         raise ValueError(f"{name} has no committed run in {runs_dir or 'runs/'}; train it with make reference-runs")
-    retrained = cached_train_many([preset], device=device, cache_dir=cache_dir, reference=False)[0]
+    recorded = committed.manifest.get("training_path") or {"path": "plain"}  # runs from before the record: plain
+    retrained = cached_train_many([preset], device=device, cache_dir=cache_dir, reference=False,
+                                  path=recorded["path"])[0]
     model, history, _ = committed.load("cpu")
     ours = [record["validation_reconstruction"] for record in retrained.history]
     theirs = [record["validation_reconstruction"] for record in history]
@@ -81,8 +83,9 @@ def verify_study_run(name: str, device: str = "auto", cache_dir: str | os.PathLi
 
 def train_study_runs(names: Iterable[str] | None = None, device: str = "auto", workers: int | None = None,
                      runs_dir: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
-                     report: Callable[[str], None] = print) -> list[str]:
-    """Train the named study runs (default: all) that ``runs_dir`` lacks and write each as a reference run.
+                     report: Callable[[str], None] = print, path: str | None = None) -> list[str]:
+    """Train the named study runs (default: all) that ``runs_dir`` lacks and write each as a reference run, on
+    training path ``path`` (default: :func:`~specae.training.options.default_training_path`, the fast one).
 
     Runs are trained ``workers`` at a time (default: one per CPU core on a CPU, one on an accelerator)
     through the run cache, which resumes an interrupted run from its last epoch; each group is written to
@@ -101,7 +104,7 @@ def train_study_runs(names: Iterable[str] | None = None, device: str = "auto", w
         group = todo[first : first + workers]
         started = time.perf_counter()
         results = cached_train_many([study_preset(name) for name in group], device=device, cache_dir=cache_dir,
-                                    workers=workers, reference=False)
+                                    workers=workers, reference=False, path=path)
         for name, result in zip(group, results, strict=True):
             record = trained_with(result)
             probe = probe_losses(result.preset, result.data, probe_steps(result.history), record["training_path"])
