@@ -1,6 +1,6 @@
 """A screen of faster training paths for the study's step on this CPU, by steps per second (issue 21, item 2).
 
-Run by hand from the repository root (not part of the tests); about 6 minutes on 2 CPU cores::
+Run by hand from the repository root (not part of the tests); about 10 minutes on 2 CPU cores for all candidates::
 
     .venv/bin/python benchmarks/train_step_candidates.py --json benchmarks/results/train_step_candidates_cpu2_DATE.json
 
@@ -18,12 +18,18 @@ time-to-quality benchmark confirms it (a batch size or precision changes what a 
   30 % of a step with ``decoder.deconv1`` in the profile), computed as a sum of three shifted copies of its input
   with the same weights, which vectorises over pixels; its output equals the convolution's within float rounding
   (checked before timing);
-* ``batch-64``: 64 spectra per step (spectra/s compared, not steps/s).
+* ``batch-64``: 64 spectra per step (spectra/s compared, not steps/s);
+* ``memory-reuse``: glibc's allocator kept from returning the activations and no NaN fill of new tensors
+  (:func:`specae.training.allocator.reuse_memory`);
+* ``fast-layers``: the model's fast formulation (:mod:`specae.model.fast_layers`: channels-last rows, the edges as
+  matrix products, the shifted-sum ``predict0``);
+* ``fast-path``: both, the training path "fast"; ``fast-path-bf16``: and bfloat16 autocast.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -41,6 +47,7 @@ import torch.nn.functional as F  # noqa: N812 (the usual name)
 from specae import get_preset
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.seeding import Stream, torch_generator
+from specae.training.allocator import reuse_memory
 from specae.training.devices import kernel_settings
 from specae.training.loop import optimisation_step
 from specae.training.run_cache import cached_synthetic
@@ -56,6 +63,8 @@ class Candidate:
     compile: bool = False
     shifted_predict0: bool = False
     batch: int = 32
+    fast_layers: bool = False
+    reuse_memory: bool = False
 
 
 CANDIDATES = {
@@ -66,6 +75,10 @@ CANDIDATES = {
     "compile": Candidate(compile=True),
     "predict0-shifted-sum": Candidate(shifted_predict0=True),
     "batch-64": Candidate(batch=64),
+    "memory-reuse": Candidate(reuse_memory=True),
+    "fast-layers": Candidate(fast_layers=True),
+    "fast-path": Candidate(fast_layers=True, reuse_memory=True),
+    "fast-path-bf16": Candidate(fast_layers=True, reuse_memory=True, autocast=True),
 }
 
 
@@ -84,7 +97,7 @@ def worker(name: str, steps: int, warmup: int) -> dict:
     data = cached_synthetic(preset.data)
     order = np.random.default_rng(0).permutation(np.flatnonzero(~data.degenerate))
     torch.manual_seed(0)
-    model = SpectrumAutoencoder(preset.model).train()
+    model = SpectrumAutoencoder(preset.model).train().set_fast_layers(candidate.fast_layers)
     check = None
     if candidate.shifted_predict0:
         layer = model.decoder.predict0
@@ -105,7 +118,8 @@ def worker(name: str, steps: int, warmup: int) -> dict:
         optimisation_step(stepper, optimizer, flux, mask, beta, preset.train.grad_clip,
                           autocast=torch.bfloat16 if candidate.autocast else None, noise=noise)
 
-    with kernel_settings(torch.device("cpu")):
+    memory = reuse_memory() if candidate.reuse_memory else contextlib.nullcontext()
+    with kernel_settings(torch.device("cpu")), memory:
         compiling = time.perf_counter()
         for number in range(warmup):
             step(number)

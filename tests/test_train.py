@@ -190,6 +190,19 @@ def test_the_fast_path_reads_only_memory_it_wrote(tmp_path, smoke_data, monkeypa
         assert torch.equal(tensor, filled.model.state_dict()[name]), name
 
 
+def test_the_fast_path_without_glibc_says_so_in_one_line(monkeypatch):
+    from specae.training import allocator
+
+    monkeypatch.setattr(allocator.platform, "libc_ver", lambda: ("", ""))
+    allocator.tune_allocator.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="not glibc: the fast training path runs without its allocator"), \
+                allocator.reuse_memory():
+            pass
+    finally:
+        allocator.tune_allocator.cache_clear()
+
+
 def test_the_default_path_is_fast_unless_the_environment_says_plain(monkeypatch):
     monkeypatch.delenv("SPECAE_TRAINING_PATH", raising=False)
     assert TrainOptions().path == "fast"

@@ -19,6 +19,7 @@ import ctypes
 import ctypes.util
 import functools
 import platform
+import warnings
 
 import torch.utils.deterministic
 
@@ -43,9 +44,11 @@ def tune_allocator() -> bool:
 
 @contextlib.contextmanager
 def reuse_memory():
-    """Within: glibc keeps freed blocks (:func:`tune_allocator`, for the rest of the process) and new tensors are not
-    filled with NaN (restored afterwards)."""
-    tune_allocator()
+    """Within: glibc keeps freed blocks (:func:`tune_allocator`, for the rest of the process; elsewhere a one-line
+    notice) and new tensors are not filled with NaN (restored afterwards)."""
+    if not tune_allocator():
+        warnings.warn("the C library here is not glibc: the fast training path runs without its allocator settings",
+                      RuntimeWarning, stacklevel=3)
     previous = getattr(torch.utils.deterministic, _FILL)
     setattr(torch.utils.deterministic, _FILL, False)
     try:
