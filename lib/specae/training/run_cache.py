@@ -94,7 +94,8 @@ GENERATOR_FILES = ("synth/survey.py", "synth/population.py", "synth/line_lists.p
 TRAINING_FILES = ("training/loop.py", "training/checkpoints.py", "training/devices.py", "training/options.py",
                   "training/progress.py", "training/schedules.py", "model/autoencoder.py",
                   "training/balanced_sampler.py", "seeding.py", "training/presets.py", "training/feeds.py",
-                  "training/distributed.py", "training/split.py", "spectra/spectra_set.py", "training/allocator.py")
+                  "training/distributed.py", "training/split.py", "spectra/spectra_set.py", "training/allocator.py",
+                  "model/fast_layers.py")
 _log = logging.getLogger(__name__)
 
 
