@@ -1,6 +1,7 @@
 """Latent means with their labels: degenerate spectra are left out, labels follow the encoded spectra."""
 
 import numpy as np
+import pytest
 import torch
 from astropy.table import Table
 
@@ -53,3 +54,24 @@ def test_one_per_star_keeps_the_first_usable_spectrum_of_each_star():
                       degenerate=np.array([True, False, False, False, True, False, True]), labels=labels)
     np.testing.assert_array_equal(one_per_star(data), [1, 2, 3])  # star 3 has no usable spectrum
     np.testing.assert_array_equal(one_per_star(data, [5, 4, 2]), [2, 5])
+
+
+def test_the_per_node_kl_adds_up_to_the_kl_the_training_loop_evaluates():
+    """The nodes' KL, averaged over the spectra, sums to the KL that evaluation reports for them (the same terms
+    summed in another order: float32 rounding, 1e-5 relative); a deterministic model has none."""
+    from specae import get_preset, load_synthetic
+    from specae.analysis.latents import node_kl
+    from specae.model.autoencoder import SpectrumAutoencoder
+    from specae.training.loop import evaluate
+
+    preset = get_preset("smoke")
+    data = load_synthetic(preset.data)
+    torch.manual_seed(0)
+    model = SpectrumAutoencoder(preset.model)
+    indices = usable(data)
+    per_node = node_kl(model, data, indices)
+    assert per_node.shape == (preset.model.latent_dim,) and np.all(per_node >= 0)
+    evaluation = evaluate(model, data, indices, 0.0, torch.device("cpu"))
+    assert per_node.sum() == pytest.approx(evaluation.kl, rel=1e-5)
+    with pytest.raises(ValueError, match="a deterministic autoencoder has no posterior"):
+        node_kl(SpectrumAutoencoder(get_preset("smoke", variational=False).model), data, indices)

@@ -48,3 +48,15 @@ def test_bad_presets_and_overrides_name_the_problem():
     study, smoke = get_preset("study"), get_preset("smoke")
     with pytest.raises(ValueError, match=r"1024 pixels but this grid \(factor 4, 4959.99–5287.66 Å\) has 8192"):
         Preset(name="mismatched", data=study.data, model=smoke.model, train=smoke.train)
+
+
+def test_a_setting_added_later_appears_only_when_set():
+    """``init`` came after the study's runs: at its default the configuration (and so the hash every committed
+    run is found by) is what it was; He-normal weights are another configuration."""
+    study = get_preset("study")
+    assert "init" not in study.to_dict()["model"]
+    he = get_preset("study", init="he_normal")
+    assert he.to_dict()["model"]["init"] == "he_normal" and he.config_hash() != study.config_hash()
+    assert Preset.from_dict(he.to_dict()) == he and Preset.from_dict(study.to_dict()) == study
+    with pytest.raises(ValueError, match="init must be one of"):
+        get_preset("study", init="xavier")

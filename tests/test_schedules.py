@@ -28,3 +28,12 @@ def test_cosine_hold_reaches_the_floor_at_80_percent_and_stays_there():
     assert rates[199] == pytest.approx(2e-3) and np.all(np.diff(rates[200:6_400]) < 0)
     assert rates[6_400:] == pytest.approx([4e-5] * 1_600, rel=1e-9)
     assert learning_rate_at(3_300, 2e-3, "cosine_hold", 200, 8_000) == pytest.approx(0.51 * 2e-3, rel=1e-9)
+
+
+def test_cosine_hold10_holds_a_tenth_of_the_peak_over_the_last_fifth():
+    """Study II's schedule: the same warm-up and decay, to 10 % of the peak at 80 % of the steps, held there."""
+    peak, total = 2e-3, 1_000
+    rates = np.array([learning_rate_at(step, peak, "cosine_hold10", 50, total) for step in range(total)])
+    assert rates[49] == pytest.approx(peak) and rates.max() == pytest.approx(peak)
+    assert np.all(rates[800:] == pytest.approx(0.1 * peak)) and rates[799] > 0.1 * peak
+    assert np.all(np.diff(rates[50:800]) <= 0)

@@ -36,6 +36,7 @@ TRAIN_VALIDATION_TOLERANCE = 0.10  # C3: |validation − training| / training
 MIN_LABEL_MI_NATS = 0.5  # C5: MI a node must share with its label (released latents, re-analysed: 1.3–1.8 nats)
 BALANCING_MI_TOLERANCE = 0.25  # C7: relative change of the RV and Teff nodes' MI
 COLLAPSE_KL_NATS = 0.1  # a β-VAE whose code carries less than this (validation KL) has collapsed to its prior
+ACTIVE_UNIT_NATS = 0.01  # a node is active when its validation KL is at least this (Study II, docs/decisions.md)
 SHIFT_RESOLUTION_KMS = 0.01  # C6: traversal steps smaller than this count as no shift (a pixel is 2.3 km/s;
 # float rounding moves a flat traversal's shifts by ~1e-7 km/s, which must not decide its direction)
 

@@ -44,6 +44,27 @@ def encode_means(model: SpectrumAutoencoder, data: SpectraSet, indices=None, bat
     return torch.cat(parts).numpy() if parts else np.zeros((0, model.config.latent_dim))
 
 
+@torch.no_grad()
+def node_kl(model: SpectrumAutoencoder, data: SpectraSet, indices=None, batch_size: int = 32) -> np.ndarray:
+    """(latent_dim,) float64: each node's KL(q(z|x) ‖ N(0, 1)) in nats, averaged over spectra ``indices`` (default:
+    every non-degenerate one); their sum is the β-VAE's validation KL. A deterministic model has none: ValueError."""
+    if model.fc_logvar is None:
+        raise ValueError("a deterministic autoencoder has no posterior, so no per-node KL; use a β-VAE")
+    if indices is None:
+        indices = np.flatnonzero(~np.asarray(data.degenerate))
+    indices = np.asarray(indices, dtype=np.int64)
+    if indices.size == 0:
+        raise ValueError("no spectra to average the per-node KL over")
+    device = next(model.parameters()).device
+    model.eval()
+    total = torch.zeros(model.config.latent_dim, dtype=torch.float64)
+    for start in range(0, indices.size, batch_size):
+        mu, logvar = model.encode(data.flux[indices[start : start + batch_size]].to(device)[:, None, :])
+        assert logvar is not None
+        total += (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).double().sum(dim=0).cpu()
+    return (total / indices.size).numpy()
+
+
 @dataclass(frozen=True)
 class EncodedSet:
     """Spectra of a set encoded by a model, with their labels.

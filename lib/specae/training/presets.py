@@ -58,7 +58,7 @@ class DataConfig:
         return Grid(self.grid_factor, self.grid_start_pixel, self.grid_fine_pixels)
 
 
-LR_SCHEDULES = ("constant", "cosine", "cosine_hold")
+LR_SCHEDULES = ("constant", "cosine", "cosine_hold", "cosine_hold10")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,8 @@ class TrainConfig:
     lr_schedule: "constant", or "cosine": linear warm-up over ``lr_warmup_steps`` to ``learning_rate``,
     then cosine decay to 2 % of it at the last configured step (so growing ``epochs`` on resume changes
     the decay of the steps still to come), or "cosine_hold": the same decay ending at 80 % of the steps,
-    then held at 2 % (see specae.training.schedules).
+    then held at 2 %, or "cosine_hold10": the same, decaying to and held at 10 % (Study II: the held
+    tail, where convergence is judged, still trains; see specae.training.schedules).
     grad_clip: largest global gradient norm per step (0 = no clipping); guards the high peak step sizes
     of short schedules against the collapse to a flat output seen without it.
     beta: KL weight after warm-up (ignored by deterministic models); the weight is 0 before step
@@ -130,8 +131,14 @@ class Preset:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
     def to_dict(self) -> dict:
-        """Plain nested dict (JSON- and checkpoint-safe)."""
-        return dataclasses.asdict(self)
+        """Plain nested dict (JSON- and checkpoint-safe). A setting added after runs were committed
+        (:data:`ADDED_LATER`) appears only when it differs from its default, so the configurations and hashes of
+        the runs trained before it stay as they were."""
+        d = dataclasses.asdict(self)
+        for (section, key), default in ADDED_LATER.items():
+            if d[section][key] == default:
+                del d[section][key]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Preset:
@@ -181,6 +188,9 @@ class Preset:
                       train=dataclasses.replace(self.train, **sections["train"]))
 
 
+# Settings added after reference runs were committed, with the default those runs were trained with.
+ADDED_LATER = {("model", "init"): "default"}
+
 # Flat override key → (section, field).
 OVERRIDES = {
     "grid_factor": ("data", "grid_factor"),
@@ -195,6 +205,7 @@ OVERRIDES = {
     "median_snr": ("synthetic", "median_snr"),
     "latent_dim": ("model", "latent_dim"),
     "variational": ("model", "variational"),
+    "init": ("model", "init"),
     "channels": ("model", "channels"),
     "kernels": ("model", "kernels"),
     "strides": ("model", "strides"),

@@ -19,21 +19,23 @@ def beta_schedule(step: int, beta: float, warmup_start: int, warmup_end: int) ->
 
 
 HOLD_FRACTION = 0.2  # "cosine_hold": the last fifth of the steps, the span the convergence criterion checks
+FLOORS = {"cosine": 0.02, "cosine_hold": 0.02, "cosine_hold10": 0.10}  # the final step size, a fraction of the peak
 
 
 def learning_rate_at(step: int, peak: float, schedule: str, warmup_steps: int, total_steps: int) -> float:
     """Adam step size at ``step``: ``peak`` throughout ("constant"), or a linear warm-up over
     ``warmup_steps`` followed by a cosine decay to 2 % of ``peak`` at ``total_steps`` ("cosine"), or at
     80 % of ``total_steps`` and then held there ("cosine_hold": the last 20 % train at the final step size,
-    so that a gain there shows the run had not converged rather than the decay's last steps)."""
+    so that a gain there shows the run had not converged rather than the decay's last steps; "cosine_hold10":
+    the same with a final step size of 10 % of ``peak``, which still trains)."""
     if schedule == "constant":
         return peak
-    if schedule not in ("cosine", "cosine_hold"):
-        raise ValueError(f"unknown learning-rate schedule {schedule!r}; use 'constant', 'cosine' or 'cosine_hold'")
+    if schedule not in FLOORS:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; use 'constant' or one of {sorted(FLOORS)}")
     if step < warmup_steps:
         return peak * (step + 1) / warmup_steps
-    if schedule == "cosine_hold":
+    if schedule != "cosine":
         total_steps = round((1 - HOLD_FRACTION) * total_steps)
     progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    floor = 0.02 * peak
+    floor = FLOORS[schedule] * peak
     return floor + (peak - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
