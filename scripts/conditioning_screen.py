@@ -6,9 +6,9 @@ He-normal weights × peak step sizes 10⁻³, 2 × 10⁻³, 5 × 10⁻³ and 10�
 model (16 latents, seed 0) on the study preset with Study II's schedule (``cosine_hold10``). The runs train on
 the fast path through the run cache, two at a time on a 2-core CPU (about 11 min a run, 1 h 30 min for all);
 run the command again after an interruption and it resumes from the cached epochs. For each run: the final
-validation L1, the study's convergence check and, for the β-VAE, the validation KL and the active units (nodes
-of KL ≥ 0.01 nats); the winner is the cell with the lowest geometric mean of its two final L1 among the cells
-whose runs stayed finite and whose β-VAE did not collapse.
+validation L1 and Study II's run state (:mod:`specae.analysis.run_state`: the convergence check and, for the
+β-VAE, the collapse check on its validation KL and active units); the winner is the cell with the lowest
+geometric mean of its two final L1 among the cells whose runs stayed finite and whose β-VAE did not collapse.
 
     .venv/bin/python scripts/conditioning_screen.py --json benchmarks/results/conditioning_screen_cpu2_DATE.json
 """
@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from specae.analysis.claims import ACTIVE_UNIT_NATS, COLLAPSE_KL_NATS
-from specae.analysis.convergence import convergence
 from specae.analysis.latents import node_kl
+from specae.analysis.run_state import COLLAPSED, CONVERGED, run_state
 from specae.training.presets import Preset, get_preset
 from specae.training.run_cache import cached_train_many, run_key
 
@@ -43,20 +42,16 @@ def cell_presets(init: str, peak: float) -> dict[str, Preset]:
 
 
 def run_summary(result) -> dict:
-    """Final validation L1, convergence and (β-VAE) collapse of one trained run."""
+    """Final validation L1 and Study II's run state (convergence and, for the β-VAE, collapse) of one run."""
     history = result.history
-    final = history[-1]
-    check = convergence(history)
-    summary = {"key": run_key(result.preset, "cpu", "fast"), "final_l1": final["validation_reconstruction"],
-               "finite": all(math.isfinite(record["train_loss"]) for record in history),
-               "converged": check.converged, "convergence": str(check),
-               "validation_l1": [record["validation_reconstruction"] for record in history]}
-    if result.preset.model.variational:
-        per_node = node_kl(result.model, result.data, result.split.validation)
-        active = int((per_node >= ACTIVE_UNIT_NATS).sum())
-        summary |= {"validation_kl": final["validation_kl"], "node_kl": per_node.tolist(), "active_units": active,
-                    "collapsed": final["validation_kl"] < COLLAPSE_KL_NATS or active == 0}
-    return summary
+    variational = result.preset.model.variational
+    per_node = node_kl(result.model, result.data, result.split.validation) if variational else None
+    state = run_state(history, per_node)
+    return {"key": run_key(result.preset, "cpu", "fast"), "final_l1": history[-1]["validation_reconstruction"],
+            "finite": all(math.isfinite(record["train_loss"]) for record in history),
+            "collapsed": state.state == COLLAPSED, "converged": state.state == CONVERGED,
+            "run_state": state.to_dict(), "node_kl": None if per_node is None else per_node.tolist(),
+            "validation_l1": [record["validation_reconstruction"] for record in history]}
 
 
 def winner(cells: dict[str, dict]) -> str | None:
@@ -80,10 +75,8 @@ def main() -> None:
     best = winner(cells)
     for name, cell in cells.items():
         vae, ae = cell["vae"], cell["ae"]
-        print(f"{name:>16}: β-VAE L1 {vae['final_l1']:.5f} (KL {vae['validation_kl']:.3f}, {vae['active_units']} active"
-              f"{', collapsed' if vae['collapsed'] else ''}, {'converged' if vae['converged'] else 'unconverged'}); "
-              f"AE L1 {ae['final_l1']:.5f} ({'converged' if ae['converged'] else 'unconverged'})"
-              f"{'  ← winner' if name == best else ''}")
+        print(f"{name:>16}: β-VAE L1 {vae['final_l1']:.5f} ({vae['run_state']['reason']}); AE L1 "
+              f"{ae['final_l1']:.5f} ({ae['run_state']['reason']}){'  ← winner' if name == best else ''}")
     if args.json:
         args.json.write_text(json.dumps({
             "date": datetime.date.today().isoformat(), "machine": platform.processor() or platform.machine(),

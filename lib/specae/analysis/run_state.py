@@ -1,0 +1,54 @@
+"""Study II's run states, fixed before its runs (docs/decisions.md, *Study II: rules fixed before its runs*).
+
+Each run is exactly one of *collapsed* (a β-VAE whose final validation KL is below
+:data:`~specae.analysis.claims.COLLAPSE_KL_NATS` or that has no active unit, a node of validation KL ≥
+:data:`~specae.analysis.claims.ACTIVE_UNIT_NATS`), *converged* (not collapsed, and
+:func:`~specae.analysis.convergence.convergence` passes) or *unconverged*. A collapsed run is never converged,
+whatever its loss curve does: a code that carries nothing can stop improving early.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from specae.analysis.claims import ACTIVE_UNIT_NATS, COLLAPSE_KL_NATS
+from specae.analysis.convergence import Convergence, convergence
+
+COLLAPSED, CONVERGED, UNCONVERGED = "collapsed", "converged", "unconverged"
+
+
+@dataclass(frozen=True)
+class RunState:
+    """state: one of COLLAPSED, CONVERGED, UNCONVERGED; reason: why, in a few words; convergence: the check on the
+    validation curve; validation_kl, active_units: the collapse check's numbers (None for a deterministic model)."""
+
+    state: str
+    reason: str
+    convergence: Convergence
+    validation_kl: float | None = None
+    active_units: int | None = None
+
+    def to_dict(self) -> dict:
+        """The state as a manifest records it (plain JSON)."""
+        check = self.convergence
+        return {"state": self.state, "reason": self.reason, "converged": check.converged,
+                "late_gain": None if np.isnan(check.late_gain) else float(check.late_gain),
+                "final_excess": float(check.final_excess), "validation_kl": self.validation_kl,
+                "active_units": self.active_units}
+
+
+def run_state(history: list[dict], node_kl: np.ndarray | None = None) -> RunState:
+    """The state of a run from its per-epoch ``history`` and, for a β-VAE, its nodes' validation KL
+    (``node_kl``, (latent_dim,) nats, from :func:`~specae.analysis.latents.node_kl`; None for a deterministic
+    model)."""
+    check = convergence(history)
+    kl, active = None, None
+    if node_kl is not None:
+        kl, active = float(history[-1]["validation_kl"]), int((np.asarray(node_kl) >= ACTIVE_UNIT_NATS).sum())
+        if kl < COLLAPSE_KL_NATS or active == 0:
+            reason = (f"collapsed: validation KL {kl:.3f} nats (floor {COLLAPSE_KL_NATS:g}), {active} active "
+                      f"unit{'s' if active != 1 else ''} (KL ≥ {ACTIVE_UNIT_NATS:g} nats)")
+            return RunState(COLLAPSED, reason, check, kl, active)
+    return RunState(CONVERGED if check.converged else UNCONVERGED, str(check), check, kl, active)

@@ -1,0 +1,37 @@
+"""Study II's run states: a collapsed code is never converged; otherwise the convergence check decides."""
+
+import numpy as np
+import pytest
+
+from specae.analysis.run_state import COLLAPSED, CONVERGED, UNCONVERGED, run_state
+
+
+def _history(curve, kl=1.0):
+    """A run of len(curve) epochs of 500 steps with this validation L1 and final validation KL."""
+    return [{"step": 500 * (i + 1), "validation_reconstruction": value, "validation_kl": kl}
+            for i, value in enumerate(curve)]
+
+
+FLAT = [0.2, 0.1, 0.08, 0.07, 0.065, 0.0649, 0.0648, 0.0648, 0.0648, 0.0648]  # gains < 1 % after 80 %
+FALLING = [0.2, 0.1, 0.08, 0.07, 0.065, 0.064, 0.063, 0.062, 0.058, 0.055]  # still falling 5 % late
+
+
+@pytest.mark.parametrize("curve, kl, node_kl, state, words", [
+    (FLAT, 2.0, [1.5, 0.5, 0.001], CONVERGED, "converged: last-20 % gain"),
+    (FALLING, 2.0, [1.5, 0.5, 0.001], UNCONVERGED, "not converged: last-20 % gain"),
+    (FLAT, 0.05, [0.04, 0.01, 0.0], COLLAPSED, "validation KL 0.050 nats (floor 0.1), 2 active units"),
+    (FLAT, 0.12, [0.009, 0.009, 0.009], COLLAPSED, "0 active units (KL ≥ 0.01 nats)"),
+    (FLAT, 0.05, [0.05, 0.0, 0.0], COLLAPSED, "1 active unit (KL"),
+    (FLAT, 0.0, None, CONVERGED, "converged"),  # a deterministic model: no collapse check
+])
+def test_each_run_has_one_state_with_its_reason(curve, kl, node_kl, state, words):
+    result = run_state(_history(curve, kl), None if node_kl is None else np.array(node_kl))
+    assert result.state == state and words in result.reason
+    record = result.to_dict()
+    assert record["state"] == state and record["converged"] == result.convergence.converged
+    assert (record["active_units"] is None) == (node_kl is None)
+
+
+def test_a_collapsed_run_is_never_converged_whatever_its_curve():
+    result = run_state(_history(FLAT, 0.001), np.zeros(4))
+    assert result.convergence.converged and result.state == COLLAPSED
