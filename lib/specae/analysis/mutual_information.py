@@ -279,6 +279,27 @@ def _null_replicates(x, y, estimator, bins, k, n_null, seed, miller_madow):
                      for r, p in enumerate(perms)])
 
 
+def best_node_null(mu, label, nodes=None, estimator: str = "ksg", bins: int = 40, k: int = 3, n_null: int = 100,
+                   seed: int = 0) -> np.ndarray:
+    """(n_null,) the null of a best node's MI (Study II's C5): for each seeded shuffle of ``label`` (n,) across the
+    points, the largest MI over ``nodes`` (default: every column of ``mu`` (n, d)), since the node under test was
+    chosen as the best of several. Shuffle r is the one :func:`estimate_mi` draws for its own null with ``seed``."""
+    mu, label = np.asarray(mu, dtype=np.float64), np.asarray(label, dtype=np.float64)
+    if mu.ndim != 2 or label.shape != (mu.shape[0],):
+        raise ValueError(f"mu must be (n, d) and label (n,), got {mu.shape} and {label.shape}")
+    if not (np.isfinite(mu).all() and np.isfinite(label).all()):
+        raise ValueError("codes and label must be finite (clip or drop the non-finite points first): every node "
+                         "must see the same shuffles of the same points")
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    nodes = range(mu.shape[1]) if nodes is None else list(nodes)
+    if not nodes or n_null < 1:
+        raise ValueError(f"need at least one node and one shuffle, got {len(nodes)} nodes and n_null = {n_null}")
+    per_node = [_null_replicates(mu[:, node], label, estimator, _check_bins(bins), int(k), int(n_null), seed, False)
+                for node in nodes]
+    return np.max(np.stack(per_node), axis=0)
+
+
 def estimate_mi(
     x,
     y,
