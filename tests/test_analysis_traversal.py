@@ -92,3 +92,24 @@ def test_a_node_that_rises_then_falls_turns_at_the_window_end_beyond_its_band():
     assert turning_ends(window, band) == ["high"]  # the low end is the data's edge, not a turn
     flat = median_band(rv, node + 10 * (rv > 40) * (rv - 40) / 50, window.centres, 10.0, n_bootstrap=50)
     assert turning_ends(window, flat) == []  # keeps rising past the window: no turn
+
+
+def test_a_turn_within_the_2_sigma_band_is_no_turn():
+    """Study II's C6 band spans 2.5–97.5 % of the bootstrap medians, about twice the 1σ band's width for Gaussian
+    scatter: a node whose last bin drops 1.5 × the 1σ half width below the one before turns at 1σ and not at 2σ.
+    The drop is set from the measured 1σ band, so the test does not depend on its value."""
+    from specae.analysis.traversal import BAND_2_SIGMA, MedianBand, MonotonicWindow, median_band, turning_ends
+
+    rng = np.random.default_rng(1)
+    rv = rng.uniform(-100, 100, 2000)
+    node = rv / 100 + rng.normal(0, 0.3, rv.size)
+    centres = np.arange(-90.0, 100.0, 20.0)
+    one = median_band(rv, node, centres, 20.0, n_bootstrap=400)
+    two = median_band(rv, node, centres, 20.0, n_bootstrap=400, percentiles=BAND_2_SIGMA)
+    assert np.all(two.half_width > 1.5 * one.half_width)
+    medians = one.medians.copy()
+    medians[-1] = medians[-2] - 1.5 * max(one.half_width[-2:])
+    rising = MonotonicWindow(low=float(centres[0]), high=float(centres[-2]), slope=0.01, direction=1, centres=centres,
+                             medians=medians)
+    assert turning_ends(rising, MedianBand(centres, medians, one.half_width)) == ["high"]
+    assert turning_ends(rising, MedianBand(centres, medians, two.half_width)) == []

@@ -128,12 +128,17 @@ def monotonic_window(label: np.ndarray, node: np.ndarray, bin_width: float, min_
     return MonotonicWindow(float(centres[low]), float(centres[high]), slope, direction, centres, medians)
 
 
+BAND_1_SIGMA = (16.0, 84.0)  # the study's band
+BAND_2_SIGMA = (2.5, 97.5)  # Study II's: C6's turn must exceed this band (docs/decisions.md)
+
+
 @dataclass(frozen=True)
 class MedianBand:
     """A node's binned median against a label with a bootstrap band over the points (stars).
 
     centres, medians: (m,) the populated bins (as :func:`monotonic_window` reads them); half_width: (m,) half
-    the 16–84 % range of the bootstrap medians of each bin.
+    the range of the bootstrap medians of each bin between the band's percentiles (16–84 %, or 2.5–97.5 % for
+    Study II's 2σ band).
     """
 
     centres: np.ndarray
@@ -142,9 +147,10 @@ class MedianBand:
 
 
 def median_band(label: np.ndarray, node: np.ndarray, centres: np.ndarray, bin_width: float, n_bootstrap: int = 200,
-                seed: int = 0) -> MedianBand:
+                seed: int = 0, percentiles: tuple[float, float] = BAND_1_SIGMA) -> MedianBand:
     """Bootstrap (resampling the points, e.g. one spectrum per star) the node's median in each bin of
-    ``centres`` ± ``bin_width``/2. label, node: (n,)."""
+    ``centres`` ± ``bin_width``/2, with a band between ``percentiles`` of the bootstrap medians
+    (:data:`BAND_1_SIGMA` or :data:`BAND_2_SIGMA`). label, node: (n,)."""
     finite = np.isfinite(label) & np.isfinite(node)
     label, node = np.asarray(label)[finite], np.asarray(node)[finite]
     rng = np.random.default_rng(seed)
@@ -154,7 +160,7 @@ def median_band(label: np.ndarray, node: np.ndarray, centres: np.ndarray, bin_wi
         inside = np.abs(label - centre) <= bin_width / 2
         medians[b] = np.median(node[inside])
         boot = [np.median(node[sample[inside[sample]]]) for sample in samples if inside[sample].any()]
-        low, high = np.percentile(boot, [16, 84])
+        low, high = np.percentile(boot, list(percentiles))
         half[b] = (high - low) / 2
     return MedianBand(centres=np.asarray(centres, dtype=float), medians=medians, half_width=half)
 
