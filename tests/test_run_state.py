@@ -35,3 +35,25 @@ def test_each_run_has_one_state_with_its_reason(curve, kl, node_kl, state, words
 def test_a_collapsed_run_is_never_converged_whatever_its_curve():
     result = run_state(_history(FLAT, 0.001), np.zeros(4))
     assert result.convergence.converged and result.state == COLLAPSED
+
+
+def test_a_written_run_records_its_state(tmp_path):
+    """specae reference-runs writes each run's state into its manifest. A smoke β-VAE of 2 epochs collapses (its
+    validation KL, 0.006 nats here, sits 16 × below the floor) while its curve passes the convergence check: its
+    state is collapsed all the same. Its deterministic twin converges (a last-20 % gain of 0.22 % here, against
+    the 1 % limit) and has no collapse check."""
+    from specae import get_preset
+    from specae.analysis.run_state import assess_run
+    from specae.training.reference_runs import write_reference_run
+    from specae.training.run_cache import cached_train, trained_with
+
+    states = {}
+    for variational in (True, False):
+        preset = get_preset("smoke", epochs=2, n_spectra=48, n_objects=12, variational=variational)
+        result = cached_train(preset, device="cpu", cache_dir=tmp_path / "cache", runs_dir=tmp_path / "runs")
+        run = write_reference_run(f"smoke-{variational}", result, trained_with(result), tmp_path / "runs",
+                                  state=assess_run(result))
+        states[variational] = run.manifest["run_state"]
+    assert states[True]["state"] == COLLAPSED and states[True]["converged"] and states[True]["active_units"] == 0
+    assert "validation KL 0.006 nats (floor 0.1), 0 active units" in states[True]["reason"]
+    assert states[False]["state"] == CONVERGED and states[False]["validation_kl"] is None

@@ -18,6 +18,7 @@ import sys
 from tqdm import tqdm
 
 from specae.analysis.latent_report import scorecard_numbers
+from specae.analysis.run_state import assess_run
 from specae.io.fetch import ESO_DOWNLOAD_URL, fetch_products, read_product_ids
 from specae.io.real_samples import fetch_samples, samples_dir
 from specae.io.store import ingest
@@ -110,7 +111,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _reference_runs(args: argparse.Namespace) -> int:
-    train_study_runs(args.only, device=args.device, workers=args.workers, runs_dir=args.runs_dir, path=args.path)
+    train_study_runs(args.only, device=args.device, workers=args.workers, runs_dir=args.runs_dir, path=args.path,
+                     assess=assess_run)
     return 0
 
 

@@ -15,6 +15,9 @@ import numpy as np
 
 from specae.analysis.claims import ACTIVE_UNIT_NATS, COLLAPSE_KL_NATS
 from specae.analysis.convergence import Convergence, convergence
+from specae.analysis.latents import node_kl
+from specae.spectra.spectra_set import SpectraSet
+from specae.training.loop import TrainResult
 
 COLLAPSED, CONVERGED, UNCONVERGED = "collapsed", "converged", "unconverged"
 
@@ -52,3 +55,14 @@ def run_state(history: list[dict], node_kl: np.ndarray | None = None) -> RunStat
                       f"unit{'s' if active != 1 else ''} (KL ≥ {ACTIVE_UNIT_NATS:g} nats)")
             return RunState(COLLAPSED, reason, check, kl, active)
     return RunState(CONVERGED if check.converged else UNCONVERGED, str(check), check, kl, active)
+
+
+def assess_run(result: TrainResult) -> dict:
+    """The state of a finished run as a manifest records it: its history and, for a β-VAE, its nodes' KL on its
+    validation spectra."""
+    if not result.preset.model.variational:
+        return run_state(result.history).to_dict()
+    if not isinstance(result.data, SpectraSet):
+        raise TypeError("the run's spectra are streamed: load them into memory (a SpectraSet) to measure the "
+                        "nodes' KL for its collapse check")
+    return run_state(result.history, node_kl(result.model, result.data, result.split.validation)).to_dict()

@@ -7,7 +7,8 @@ A reference run folder holds
     manifest.json   name, the full configuration (``Preset.to_dict()``) and its hash, the per-epoch history,
                     steps, wall time, device (and the CPU's kernel capability), thread count, the training path
                     and its autocast type, versions, git commit, the code and data fingerprints, the
-                    learning-rate and β schedules sampled every epoch, and the validity probe
+                    learning-rate and β schedules sampled every epoch, the validity probe and, for runs written
+                    since Study II, the run's state (converged, unconverged or collapsed, with the checks' numbers)
 
 :func:`find_reference_run` matches a configuration to a run by the configuration alone, not by the code's
 fingerprint: a run stays usable across edits that do not change what training computes. Whether they do is
@@ -100,13 +101,14 @@ def find_reference_run(preset: Preset, runs_dir: str | os.PathLike | None = None
 
 def write_reference_run(name: str, result: TrainResult, trained_with: dict,
                         runs_dir: str | os.PathLike | None = None, threads: int | None = 1,
-                        probe: dict | None = None) -> ReferenceRun:
+                        probe: dict | None = None, state: dict | None = None) -> ReferenceRun:
     """Write a finished run as ``runs_dir/<name>/`` (replacing a run of that name).
 
     trained_with: ``{"fingerprints": {...}, "git": {...}, "training_path": {...}}`` (:func:`run_cache.trained_with`):
     the data and code fingerprints and the commit the run was trained with (recorded, not checked), and the
     training path its steps took (what the probe retrains with); threads: torch threads it trained with (None on a GPU);
-    ``probe`` as from :func:`probe_losses` (computed here when None).
+    ``probe`` as from :func:`probe_losses` (computed here when None); ``state``: the run's state as
+    :meth:`specae.analysis.run_state.RunState.to_dict` gives it (recorded when given).
     """
     preset = result.preset
     if not result.history or result.history[-1]["epoch"] != preset.train.epochs:
@@ -136,6 +138,8 @@ def write_reference_run(name: str, result: TrainResult, trained_with: dict,
                                                               trained_with["training_path"]),
         "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if state is not None:
+        manifest["run_state"] = state
     atomic_write(folder / MANIFEST_NAME, lambda handle: handle.write(json.dumps(manifest, indent=1).encode()))
     return ReferenceRun(path=folder, manifest=manifest)
 

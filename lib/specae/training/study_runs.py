@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from specae.training.devices import resolve_device
+from specae.training.loop import TrainResult
 from specae.training.presets import Preset, get_preset
 from specae.training.reference_runs import find_reference_run, probe_losses, probe_steps, write_reference_run
 from specae.training.run_cache import cached_train_many, trained_with
@@ -83,9 +84,12 @@ def verify_study_run(name: str, device: str = "auto", cache_dir: str | os.PathLi
 
 def train_study_runs(names: Iterable[str] | None = None, device: str = "auto", workers: int | None = None,
                      runs_dir: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
-                     report: Callable[[str], None] = print, path: str | None = None) -> list[str]:
+                     report: Callable[[str], None] = print, path: str | None = None,
+                     assess: Callable[[TrainResult], dict] | None = None) -> list[str]:
     """Train the named study runs (default: all) that ``runs_dir`` lacks and write each as a reference run, on
-    training path ``path`` (default: :func:`~specae.training.options.default_training_path`, the fast one).
+    training path ``path`` (default: :func:`~specae.training.options.default_training_path`, the fast one);
+    ``assess`` gives each run's state for its manifest (``specae reference-runs`` passes
+    :func:`specae.analysis.run_state.assess_run`).
 
     Runs are trained ``workers`` at a time (default: one per CPU core on a CPU, one on an accelerator)
     through the run cache, which resumes an interrupted run from its last epoch; each group is written to
@@ -108,7 +112,8 @@ def train_study_runs(names: Iterable[str] | None = None, device: str = "auto", w
         for name, result in zip(group, results, strict=True):
             record = trained_with(result)
             probe = probe_losses(result.preset, result.data, probe_steps(result.history), record["training_path"])
-            run = write_reference_run(name, result, record, runs_dir, threads=1 if on_cpu else None, probe=probe)
+            run = write_reference_run(name, result, record, runs_dir, threads=1 if on_cpu else None, probe=probe,
+                                      state=None if assess is None else assess(result))
             last = run.manifest["history"][-1]
             report(f"{name}: {run.manifest['steps']} steps, validation L1 {last['validation_reconstruction']:.5f}, "
                    f"{run.manifest['wall_seconds'] / 60:.1f} min → {run.path}")
