@@ -31,6 +31,7 @@ import yaml
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from specae._files import LIBRARY_PATHS, git_state
 from specae.training.devices import cpu_kernels
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("papermill").setLevel(logging.WARNING)
     timeout = args.cell_timeout or None
     if args.in_place:
+        if git_state(paths=LIBRARY_PATHS)["dirty"]:
+            print("error: lib/ has uncommitted changes; commit them first, so that the provenance of every figure "
+                  "the chapters draw names a commit that holds the code that drew it", file=sys.stderr)
+            return 2
         notebooks = sorted((ROOT / "chapters").glob("*.ipynb"))
         unknown = sorted(set(args.only or []) - {notebook.stem for notebook in notebooks})
         if unknown:

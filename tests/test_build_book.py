@@ -31,3 +31,18 @@ def test_chapters_run_side_by_side_and_each_failure_is_named(build_book, tmp_pat
     injected = next(cell for cell in executed.cells if "injected-parameters" in cell.metadata.get("tags", []))
     assert "remove-cell" in injected.metadata["tags"]  # the HTML omits it
     assert executed.cells[-1].outputs[0]["text"] == "42\n"  # the injected value, not the default
+
+
+def test_chapters_are_not_executed_in_place_from_uncommitted_library_code(build_book, monkeypatch, capsys):
+    """make chapters refuses while lib/ has uncommitted changes, so that no committed figure's provenance names a
+    commit that does not hold the code that drew it."""
+    asked = []
+
+    def state(paths=()):
+        asked.append(paths)
+        return {"commit": "0" * 40, "dirty": True}
+
+    monkeypatch.setattr(build_book, "git_state", state)
+    monkeypatch.setattr(build_book, "execute_in_place", lambda *args: pytest.fail("a chapter was executed"))
+    assert build_book.main(["--in-place"]) == 2
+    assert asked == [("lib",)] and "lib/ has uncommitted changes; commit them first" in capsys.readouterr().err

@@ -20,7 +20,9 @@ PARAMETERS = {"preset": "smoke", "seed": 0, "latent_dim": 8}
 
 
 @pytest.fixture
-def exported(tmp_path):
+def exported(tmp_path, monkeypatch):
+    """A figure exported from committed library code (whatever the state of this checkout's lib/)."""
+    monkeypatch.setattr(provenance, "git_state", lambda paths=(): {"commit": "a" * 40, "dirty": False})
     figure, ax = plt.subplots()
     ax.plot([1, 2, 3], [3, 1, 2])
     record = provenance.figure_record("fig-test-line", "A test line", "Three points.", "04_bottleneck", PARAMETERS,
@@ -127,3 +129,38 @@ def test_publish_can_leave_the_figure_open(tmp_path):
     provenance.publish(figure, "fig-test-open", PARAMETERS, folder=tmp_path, registry=registry, close=False)
     assert plt.fignum_exists(figure.number)
     plt.close(figure)
+
+
+def test_the_dirty_flag_reads_the_library_only(tmp_path):
+    """A repository whose lib/ is committed is clean for provenance however its notebooks changed; an edit in lib/
+    makes it dirty."""
+    import subprocess
+
+    from specae._files import git_state
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "code.py").write_text("x = 1\n")
+    (tmp_path / "chapter.ipynb").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    (tmp_path / "chapter.ipynb").write_text('{"executed": true}\n')
+    assert git_state(tmp_path, ("lib",))["dirty"] is False and git_state(tmp_path)["dirty"] is True
+    (tmp_path / "lib" / "code.py").write_text("x = 2\n")
+    assert git_state(tmp_path, ("lib",))["dirty"] is True
+
+
+def test_a_figure_drawn_from_uncommitted_library_code_is_flagged(tmp_path, monkeypatch):
+    monkeypatch.setattr(provenance, "git_state", lambda paths=(): {"commit": "a" * 40, "dirty": True})
+    figure, ax = plt.subplots()
+    ax.plot([1, 2], [2, 1])
+    record = provenance.figure_record("fig-test-dirty", "Dirty", "Two points.", "04_bottleneck", PARAMETERS,
+                                      get_preset("smoke", latent_dim=8))
+    provenance.export_figure(figure, record, tmp_path)
+    plt.close(figure)
+    (status,) = provenance.verify(tmp_path, chapter_parameters={"04_bottleneck": PARAMETERS})
+    assert "drawn from uncommitted library code: no commit holds the code that drew it" in status.reasons
+    assert "(uncommitted library changes)" in provenance.provenance_line(record)

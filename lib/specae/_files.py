@@ -60,12 +60,17 @@ def feed_file(digest: hashlib._Hash, path: str | os.PathLike) -> None:
             digest.update(block)
 
 
-def git_state(repo: Path = REPO_DIR) -> dict:
-    """The commit checked out in ``repo`` and whether its tree has uncommitted changes (None outside git)."""
+LIBRARY_PATHS = ("lib",)  # the library's code in the repository: what a figure's provenance commit must hold
+
+
+def git_state(repo: Path = REPO_DIR, paths: tuple[str, ...] = ()) -> dict:
+    """The commit checked out in ``repo`` and whether its tree (only ``paths`` in it, when given) has uncommitted
+    changes (None outside git)."""
     def git(*args):
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30)
 
     head = git("rev-parse", "HEAD")
     if head.returncode != 0:
         return {"commit": None, "dirty": None}
-    return {"commit": head.stdout.strip(), "dirty": bool(git("status", "--porcelain").stdout.strip())}
+    return {"commit": head.stdout.strip(),
+            "dirty": bool(git("status", "--porcelain", "--", *paths).stdout.strip())}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from specae._files import PACKAGE_DIR, REPO_DIR, atomic_write, git_state, hash_files
+from specae._files import LIBRARY_PATHS, PACKAGE_DIR, REPO_DIR, atomic_write, git_state, hash_files
 
 MANIFEST = "index.json"
 PNG_KEY = "specae-provenance"
@@ -73,7 +73,7 @@ def figure_record(figure_id: str, title: str, caption: str, chapter: str, parame
         "id": figure_id, "title": title, "caption": caption, "chapter": chapter,
         "preset": preset.name if preset is not None else None,
         **dependency_fingerprint(parameters, preset),
-        "git": git_state(), "packages": package_versions(),
+        "git": git_state(paths=LIBRARY_PATHS), "packages": package_versions(),
         "date": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
     }
 
@@ -164,6 +164,8 @@ def verify(folder: str | Path | None = None,
                 reasons.append(f"{name} unreadable ({type(error).__name__})")
         if record["code_fingerprint"] != code_fingerprint():
             reasons.append("code changed")
+        if record["git"].get("dirty"):
+            reasons.append("drawn from uncommitted library code: no commit holds the code that drew it")
         now = (chapter_parameters or {}).get(record["chapter"])
         if now is None:
             now = notebook_parameters(REPO_DIR / "chapters" / f"{record['chapter']}.ipynb")
@@ -219,7 +221,7 @@ def citation(record: dict, repository: str = "The HARPS autoencoder companion") 
 def provenance_line(record: dict) -> str:
     """One line under a figure: its ID, commit (and whether the tree was dirty), preset, hashes and date."""
     git = record.get("git") or {}
-    commit = (git.get("commit") or "no git")[:10] + (" (uncommitted changes)" if git.get("dirty") else "")
+    commit = (git.get("commit") or "no git")[:10] + (" (uncommitted library changes)" if git.get("dirty") else "")
     hashes = ""
     if record.get("config_hash"):
         hashes = f" · configuration {record['config_hash'][:10]} · data {record['data_fingerprint'][:10]}"
