@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import os
@@ -139,6 +140,22 @@ def step_throughput(preset: Preset, device: torch.device, seconds: float, option
     if device.type == "cuda":
         result["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
     return result
+
+
+def add_worker_arguments(parser) -> None:
+    """The hidden arguments a :func:`side_by_side` worker process is started with (``--worker OUT --threads N``)."""
+    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+
+
+def serve_worker(args, job) -> bool:
+    """In a worker process (``args.worker`` set): on ``args.threads`` threads, write ``job()``'s JSON to the worker's
+    file and return True; elsewhere return False."""
+    if not args.worker:
+        return False
+    torch.set_num_threads(args.threads)
+    args.worker.write_text(json.dumps(job()))
+    return True
 
 
 def side_by_side(script: str | Path, count: int, threads: int, arguments: list[str],

@@ -34,7 +34,13 @@ from specae.training.options import TrainOptions
 from specae.training.reference_runs import find_reference_run
 from specae.training.run_cache import cached_synthetic
 from specae.training.study_runs import study_preset
-from throughput import gemm_flops_per_second, side_by_side, training_flops_per_spectrum
+from throughput import (
+    add_worker_arguments,
+    gemm_flops_per_second,
+    serve_worker,
+    side_by_side,
+    training_flops_per_spectrum,
+)
 
 PATHS = ("plain", "fast")
 
@@ -67,15 +73,12 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", default=["vae16-seed0", "ae16-seed0"])
     parser.add_argument("--steps", type=int, help="stop after this many steps, a multiple of an epoch's 500 (a quick "
                         "check; default: all)")
-    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
-    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    add_worker_arguments(parser)
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--path", choices=PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
-    if args.worker:
-        torch.set_num_threads(args.threads)
-        args.worker.write_text(json.dumps(worker(args.run, args.path, args.steps)))
+    if serve_worker(args, lambda: worker(args.run, args.path, args.steps)):
         return
     for name in args.runs:
         if find_reference_run(study_preset(name)) is None:

@@ -51,7 +51,7 @@ from specae.training.allocator import reuse_memory
 from specae.training.devices import kernel_settings
 from specae.training.loop import optimisation_step
 from specae.training.run_cache import cached_synthetic
-from throughput import side_by_side
+from throughput import add_worker_arguments, serve_worker, side_by_side
 
 
 @dataclass(frozen=True)
@@ -138,14 +138,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation happens here)")
     parser.add_argument("--repeats", type=int, default=2, help="rounds over the candidates (default 2)")
-    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
-    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    add_worker_arguments(parser)
     parser.add_argument("--candidate", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
-    if args.worker:
-        torch.set_num_threads(args.threads)
-        args.worker.write_text(json.dumps(worker(args.candidate, args.steps, args.warmup)))
+    if serve_worker(args, lambda: worker(args.candidate, args.steps, args.warmup)):
         return
     cached_synthetic(get_preset("study").data)  # rendered once here, so that the workers only read it
     results: dict = {"date": datetime.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
