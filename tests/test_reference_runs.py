@@ -18,7 +18,7 @@ from specae.training.reference_runs import (
     write_reference_run,
 )
 from specae.training.run_cache import cached_synthetic, cached_train, trained_with
-from specae.training.study_runs import STUDY_RUNS, study_preset
+from specae.training.study_runs import STUDY_RUNS, budget_run_names, study_preset
 
 TINY = dict(epochs=2, n_spectra=48, n_objects=12)
 
@@ -86,17 +86,27 @@ def test_an_unfinished_run_is_refused(written):
 
 
 def test_the_study_runs_are_the_designed_set():
-    """3 seeds of both main models, 5 sizes of both, 3 β a factor 100 apart, uniform sampling: 17 runs."""
-    assert len(STUDY_RUNS) == 17
+    """Seeds 0, 1, 2 of both models at 5 sizes, of 3 β a factor 100 apart and of uniform sampling (39 runs), and
+    both main models at 2, 4 and 8 × the study's steps (6 runs), seed 0 of every configuration first."""
+    assert len(STUDY_RUNS) == 45
     presets = {name: study_preset(name) for name in STUDY_RUNS}
-    sizes = {(p.model.variational, p.model.latent_dim) for p in presets.values()}
-    assert {(v, size) for v in (True, False) for size in (2, 4, 8, 16, 32)} <= sizes
-    betas = sorted({p.train.beta for p in presets.values() if p.model.variational})
-    assert betas == [1e-4, 1e-3, 1e-2]
-    assert sorted(p.train.seed for p in presets.values() if p.model.latent_dim == 16 and p.train.beta in (0, 1e-3)
-                  and p.data.balanced) == [0, 0, 1, 1, 2, 2]
-    assert sum(not p.data.balanced for p in presets.values()) == 1
-    assert len({p.config_hash() for p in presets.values()}) == 17
+    study = get_preset("study")
+    one_budget = {name: p for name, p in presets.items() if p.train.epochs == study.train.epochs}
+    cells = {(p.model.variational, p.model.latent_dim, p.train.seed) for p in one_budget.values()}
+    assert {(v, size, seed) for v in (True, False) for size in (2, 4, 8, 16, 32) for seed in (0, 1, 2)} <= cells
+    betas = {p.train.beta: sorted(q.train.seed for q in one_budget.values() if q.model.variational
+                                  and q.train.beta == p.train.beta and q.data.balanced and q.model.latent_dim == 16)
+             for p in one_budget.values() if p.model.variational}
+    assert betas == {1e-4: [0, 1, 2], 1e-3: [0, 1, 2], 1e-2: [0, 1, 2]}
+    assert sorted(p.train.seed for p in one_budget.values() if not p.data.balanced) == [0, 1, 2]
+    budgets = sorted((p.train.epochs // study.train.epochs, p.model.variational) for name, p in presets.items()
+                     if name not in one_budget)
+    assert budgets == [(b, v) for b in (2, 4, 8) for v in (False, True)]
+    assert all(study_preset(name).model.latent_dim == 16 and study_preset(name).train.seed == 0
+               for name in presets if name not in one_budget)
+    assert budget_run_names(8) == ("vae16-budget8x-seed0", "ae16-budget8x-seed0")
+    assert all(p.train.seed == 0 for p in list(presets.values())[:13])
+    assert len({p.config_hash() for p in presets.values()}) == 45
 
 
 COMMITTED = reference_runs()
@@ -155,3 +165,22 @@ def test_verify_run_prints_the_scorecard_numbers_of_both_runs(tmp_path, monkeypa
     committed, retrained = lines[0].split(": ")[1].split(" → ")
     assert committed == retrained and 0 < float(committed) < 1  # the same weights give the same numbers
     assert "  RV node: z" in printed and "  MI of the Teff node (nats): " in printed
+
+
+def test_study_runs_are_written_as_each_finishes_and_not_trained_again(tmp_path, monkeypatch):
+    """Three tiny runs trained two at a time are each written once, with its state; a second call trains none."""
+    import specae.training.study_runs as study_runs
+
+    seeds = {"a": 0, "b": 1, "c": 2}
+    monkeypatch.setattr(study_runs, "STUDY_RUNS", seeds)
+    monkeypatch.setattr(study_runs, "study_preset", lambda name: get_preset("smoke", seed=seeds[name], **TINY))
+    reports: list[str] = []
+    written = study_runs.train_study_runs(device="cpu", workers=2, runs_dir=tmp_path / "runs",
+                                          cache_dir=tmp_path / "cache", report=reports.append,
+                                          assess=lambda result: {"state": "converged", "seed": result.preset.train.seed})
+    assert sorted(written) == ["a", "b", "c"] and reports[0].startswith("0 of 3 study runs already")
+    runs = {run.name: run for run in reference_runs(tmp_path / "runs")}
+    assert {name: run.manifest["run_state"]["seed"] for name, run in runs.items()} == seeds
+    assert all(f"({count} of 3, " in report for count, report in zip((1, 2, 3), reports[1:], strict=True))
+    assert study_runs.train_study_runs(device="cpu", runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache",
+                                       report=reports.append) == []

@@ -59,6 +59,7 @@ import shutil
 import sys
 import time
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -291,12 +292,8 @@ def cached_train_many(
     if workers is None:
         workers = min(len(missing), cores) if on_cpu else 1
     if workers > 1 and len(missing) > 1:
-        for config in dict.fromkeys(p.data for p in missing):
-            cached_synthetic(config, root)
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(workers, initializer=torch.set_num_threads if on_cpu else None,
-                          initargs=(1,) if on_cpu else ()) as pool:
-            pool.starmap(_train_in_worker, [(p.to_dict(), device, str(root), path) for p in missing], chunksize=1)
+        for _ in train_side_by_side(missing, device, root, workers, path):
+            pass
     with _torch_threads(1 if on_cpu else None):
         return [cached_train(p, device=device, cache_dir=root, data=data, reference=reference, runs_dir=runs_dir,
                              path=path) for p in presets]
@@ -315,8 +312,26 @@ def _torch_threads(count: int | None):
         torch.set_num_threads(previous)
 
 
-def _train_in_worker(preset: dict, device: str, cache_dir: str, path: str | None) -> None:
+def train_side_by_side(presets: Sequence[Preset], device: str, cache_dir: str | os.PathLike | None, workers: int,
+                       path: str | None = None) -> Iterator[int]:
+    """Train ``presets`` into the cache ``workers`` at a time, each in a spawned process (with one thread on a CPU),
+    yielding each one's index as soon as its run is cached (in the order they finish), so that a caller can use
+    a finished run while the others train. The spectra are rendered once into the cache first."""
+    root = _root(cache_dir)
+    for config in dict.fromkeys(p.data for p in presets):
+        cached_synthetic(config, root)
+    on_cpu = resolve_device(device).type == "cpu"
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=torch.set_num_threads if on_cpu else None,
+                      initargs=(1,) if on_cpu else ()) as pool:
+        yield from pool.imap_unordered(_train_in_worker, [(index, p.to_dict(), device, str(root), path)
+                                                         for index, p in enumerate(presets)], chunksize=1)
+
+
+def _train_in_worker(task: tuple[int, dict, str, str, str | None]) -> int:
+    index, preset, device, cache_dir, path = task
     cached_train(Preset.from_dict(preset), device=device, cache_dir=cache_dir, path=path)
+    return index
 
 
 def _options(path: str | None) -> TrainOptions:

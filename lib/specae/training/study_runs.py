@@ -1,10 +1,11 @@
-"""The study's runs (docs/decisions.md, *The study*): their names, configurations and the command that trains them.
+"""The study's runs (docs/decisions.md, *Study II*): their names, configurations and the command that trains them.
 
-Each is the ``study`` preset with a few overrides. The main configuration (16 latents, β = 10⁻³, balanced
-sampling) is trained with seeds 0, 1 and 2 for both models; the bottleneck study adds the other sizes at
-seed 0; the β study two more KL weights (a factor 100 apart in all); the sampling study the uniform draw.
-:data:`STUDY_RUNS` lists them in the order :func:`train_study_runs` trains them, so that an interrupted
-session has finished the runs most claims need.
+Each is the ``study`` preset with a few overrides. Every configuration a verdict uses is trained with seeds 0, 1
+and 2: both models at every latent size (the main one, 16, first), the β study's two other KL weights (a factor
+100 apart in all) and the uniform draw. The budget-scaling runs train the main configuration of both models
+(seed 0) for 2, 4 and 8 times the study's steps, each with its own whole schedule. :data:`STUDY_RUNS` lists them
+in the order :func:`train_study_runs` trains them: seed 0 of everything first, so that an interrupted session has
+finished one seed of every claim, then the shorter budgets, the other seeds and the longest budget.
 """
 
 from __future__ import annotations
@@ -17,31 +18,53 @@ from specae.training.devices import resolve_device
 from specae.training.loop import TrainResult
 from specae.training.presets import Preset, get_preset
 from specae.training.reference_runs import find_reference_run, probe_losses, probe_steps, write_reference_run
-from specae.training.run_cache import cached_train_many, trained_with
+from specae.training.run_cache import cached_train, cached_train_many, train_side_by_side, trained_with
 
 STUDY_PRESET = "study"
 MAIN_LATENT_DIM = 16
 LATENT_DIMS = (2, 4, 8, 16, 32)
 SEEDS = (0, 1, 2)
 BETAS = (1e-4, 1e-3, 1e-2)  # the main β in the middle
+BUDGETS = (2, 4, 8)  # budget scaling: multiples of the study's steps (1× is the main configuration's seed-0 run)
+
+
+def budget_run_names(budget: int) -> tuple[str, str]:
+    """The (β-VAE, deterministic) main runs trained for ``budget`` × the study's steps (1: the seed-0 runs)."""
+    tag = "" if budget == 1 else f"-budget{budget}x"
+    return f"vae{MAIN_LATENT_DIM}{tag}-seed0", f"ae{MAIN_LATENT_DIM}{tag}-seed0"
+
+
+def _seed_runs(seed: int) -> dict[str, dict]:
+    """Run name → overrides of the study preset, for every configuration a verdict uses, at ``seed``."""
+    runs: dict[str, dict] = {}
+    for size in sorted(LATENT_DIMS, key=lambda size: size != MAIN_LATENT_DIM):
+        size_override = {} if size == MAIN_LATENT_DIM else dict(latent_dim=size)
+        runs[f"vae{size}-seed{seed}"] = dict(seed=seed, **size_override)
+        runs[f"ae{size}-seed{seed}"] = dict(seed=seed, variational=False, **size_override)
+    main_beta = get_preset(STUDY_PRESET).train.beta
+    for beta in BETAS:
+        if beta != main_beta:
+            runs[f"vae{MAIN_LATENT_DIM}-beta{beta:.0e}-seed{seed}"] = dict(seed=seed, beta=beta)
+    runs[f"vae{MAIN_LATENT_DIM}-uniform-seed{seed}"] = dict(seed=seed, balanced=False)
+    return runs
+
+
+def _budget_runs(budget: int) -> dict[str, dict]:
+    epochs = get_preset(STUDY_PRESET).train.epochs * budget
+    vae, ae = budget_run_names(budget)
+    return {vae: dict(seed=0, epochs=epochs), ae: dict(seed=0, epochs=epochs, variational=False)}
 
 
 def _runs() -> dict[str, dict]:
     """Run name → overrides of the study preset, in training order."""
-    runs: dict[str, dict] = {}
-    for seed in SEEDS:
-        runs[f"vae{MAIN_LATENT_DIM}-seed{seed}"] = dict(seed=seed)
-        runs[f"ae{MAIN_LATENT_DIM}-seed{seed}"] = dict(seed=seed, variational=False)
-    for size in LATENT_DIMS:
-        if size != MAIN_LATENT_DIM:
-            runs[f"vae{size}-seed0"] = dict(latent_dim=size)
-            runs[f"ae{size}-seed0"] = dict(latent_dim=size, variational=False)
-    main_beta = get_preset(STUDY_PRESET).train.beta
-    for beta in BETAS:
-        if beta != main_beta:
-            runs[f"vae{MAIN_LATENT_DIM}-beta{beta:.0e}-seed0"] = dict(beta=beta)
-    runs[f"vae{MAIN_LATENT_DIM}-uniform-seed0"] = dict(balanced=False)
-    return runs
+    first, *others = SEEDS
+    longest, *shorter = sorted(BUDGETS, reverse=True)
+    runs = _seed_runs(first)
+    for budget in sorted(shorter):
+        runs |= _budget_runs(budget)
+    for seed in others:
+        runs |= _seed_runs(seed)
+    return runs | _budget_runs(longest)
 
 
 STUDY_RUNS: dict[str, dict] = _runs()
@@ -91,9 +114,9 @@ def train_study_runs(names: Iterable[str] | None = None, device: str = "auto", w
     ``assess`` gives each run's state for its manifest (``specae reference-runs`` passes
     :func:`specae.analysis.run_state.assess_run`).
 
-    Runs are trained ``workers`` at a time (default: one per CPU core on a CPU, one on an accelerator)
-    through the run cache, which resumes an interrupted run from its last epoch; each group is written to
-    ``runs_dir`` as soon as it finishes. Returns the names written.
+    Runs are trained ``workers`` at a time (default: one per CPU core on a CPU, one on an accelerator) through
+    the run cache, which resumes an interrupted run from its last epoch; each is written to ``runs_dir`` as soon
+    as it finishes, while the others train. Returns the names written, in the order they finished.
     """
     names = list(STUDY_RUNS) if names is None else list(names)
     for name in names:
@@ -103,20 +126,18 @@ def train_study_runs(names: Iterable[str] | None = None, device: str = "auto", w
     workers = workers or ((os.cpu_count() or 1) if on_cpu else 1)
     report(f"{len(names) - len(todo)} of {len(names)} study runs already in {runs_dir or 'runs/'}; "
            f"training {len(todo)}, {workers} at a time")
+    started = time.perf_counter()
     written = []
-    for first in range(0, len(todo), workers):
-        group = todo[first : first + workers]
-        started = time.perf_counter()
-        results = cached_train_many([study_preset(name) for name in group], device=device, cache_dir=cache_dir,
-                                    workers=workers, reference=False, path=path)
-        for name, result in zip(group, results, strict=True):
-            record = trained_with(result)
-            probe = probe_losses(result.preset, result.data, probe_steps(result.history), record["training_path"])
-            run = write_reference_run(name, result, record, runs_dir, threads=1 if on_cpu else None, probe=probe,
-                                      state=None if assess is None else assess(result))
-            last = run.manifest["history"][-1]
-            report(f"{name}: {run.manifest['steps']} steps, validation L1 {last['validation_reconstruction']:.5f}, "
-                   f"{run.manifest['wall_seconds'] / 60:.1f} min → {run.path}")
-            written.append(name)
-        report(f"group of {len(group)} done in {(time.perf_counter() - started) / 60:.1f} min")
+    for index in train_side_by_side([study_preset(name) for name in todo], device, cache_dir, workers, path):
+        name = todo[index]
+        result = cached_train(study_preset(name), device=device, cache_dir=cache_dir, reference=False, path=path)
+        record = trained_with(result)
+        probe = probe_losses(result.preset, result.data, probe_steps(result.history), record["training_path"])
+        run = write_reference_run(name, result, record, runs_dir, threads=1 if on_cpu else None, probe=probe,
+                                  state=None if assess is None else assess(result))
+        last = run.manifest["history"][-1]
+        written.append(name)
+        report(f"{name}: {run.manifest['steps']} steps, validation L1 {last['validation_reconstruction']:.5f}, "
+               f"{run.manifest['wall_seconds'] / 60:.1f} min → {run.path} ({len(written)} of {len(todo)}, "
+               f"{(time.perf_counter() - started) / 3600:.1f} h)")
     return written
