@@ -177,7 +177,7 @@ def test_study_runs_are_written_as_each_finishes_and_not_trained_again(tmp_path,
     reports: list[str] = []
     written = study_runs.train_study_runs(device="cpu", workers=2, runs_dir=tmp_path / "runs",
                                           cache_dir=tmp_path / "cache", report=reports.append,
-                                          assess=lambda result: {"state": "converged", "seed": result.preset.train.seed})
+                                          assess=lambda run: {"state": "converged", "seed": run.preset.train.seed})
     assert sorted(written) == ["a", "b", "c"] and reports[0].startswith("0 of 3 study runs already")
     runs = {run.name: run for run in reference_runs(tmp_path / "runs")}
     assert {name: run.manifest["run_state"]["seed"] for name, run in runs.items()} == seeds

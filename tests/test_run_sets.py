@@ -1,4 +1,4 @@
-"""Run sets: which (size, seed) runs a chapter asks for, and which of them judge a claim for each seed."""
+"""Run sets: the (size, seed) runs a chapter asks for, and the errors each seed's runs make."""
 
 from types import SimpleNamespace
 
@@ -7,11 +7,11 @@ import pytest
 import torch
 from astropy.table import Table
 
-from specae.analysis import run_sets
-from specae.analysis.bottleneck import error_table, pca_reconstructions
-from specae.analysis.run_sets import RunSet, errors_by_seed, train_run_set
+from specae.analysis.bottleneck import error_table, errors_by_seed, pca_reconstructions
 from specae.spectra.spectra_set import SpectraSet
+from specae.training import run_sets
 from specae.training.presets import get_preset
+from specae.training.run_sets import RunSet, train_run_set
 
 
 def _fake_training(monkeypatch, asked):
@@ -23,21 +23,22 @@ def _fake_training(monkeypatch, asked):
     monkeypatch.setattr(run_sets, "cached_train_many", fake_cached_train_many)
 
 
-def test_a_run_set_trains_every_size_once_and_the_main_size_over_every_seed(monkeypatch):
+def test_a_run_set_trains_every_size_with_every_seed(monkeypatch):
     asked = []
     _fake_training(monkeypatch, asked)
     preset = get_preset("smoke", latent_dim=8)
-    runs = train_run_set(preset, sizes=[4, 16, 4, 8], seeds=[2, 0, 2], device="cpu")
+    runs = train_run_set(preset, sizes=[4, 16, 4], seeds=[2, 0, 2], device="cpu")
     reference, *presets = asked
     assert reference is True  # reference runs are read unless retrain
     cells = [(p.model.variational, p.model.latent_dim, p.train.seed) for p in presets]
-    assert cells == [(True, 4, 2), (True, 8, 0), (True, 8, 2), (True, 16, 2),
-                     (False, 4, 2), (False, 8, 0), (False, 8, 2), (False, 16, 2)]
+    assert cells == [(v, size, seed) for v in (True, False) for size in (4, 8, 16) for seed in (2, 0)]
     assert runs.seeds == (2, 0) and runs.main_size == 8 and runs.sizes == [4, 8, 16]
-    seed0 = runs.by_size("β-VAE", seed=0)  # the main size with seed 0, the other sizes with the first seed
-    assert [(size, run.preset.train.seed) for size, run in seed0.items()] == [(4, 2), (8, 0), (16, 2)]
+    seed0 = runs.by_size("β-VAE", seed=0)
+    assert [(size, run.preset.train.seed) for size, run in seed0.items()] == [(4, 0), (8, 0), (16, 0)]
+    assert {seed: run.preset.model.latent_dim for seed, run in runs.by_seed("β-VAE", size=16).items()} == {2: 16, 0: 16}
     assert {seed: run.preset.train.seed for seed, run in runs.by_seed("deterministic").items()} == {2: 2, 0: 0}
     assert all(run.preset.train.beta == 0 for run in runs.by_seed("deterministic").values())
+    assert len(runs.all_runs()) == 12 and len(runs.all_runs("β-VAE")) == 6
 
 
 def test_retrain_skips_the_reference_runs_and_a_run_set_needs_a_seed(monkeypatch):
@@ -71,36 +72,25 @@ def _low_rank_set(n: int = 40, n_pix: int = 64) -> SpectraSet:
     return SpectraSet(flux=flux, mask=mask, degenerate=np.zeros(n, bool), labels=Table({"object_id": np.arange(n)}))
 
 
-def test_errors_by_seed_uses_each_seeds_main_run_and_the_first_seeds_other_sizes_and_one_pca():
+def test_errors_by_seed_uses_each_seeds_own_runs_and_one_pca():
     data = _low_rank_set()
     train, validation = np.arange(30), np.arange(30, 40)
     runs = RunSet(runs={"β-VAE": {(2, 0): SimpleNamespace(model=Scaled(0.9)),
+                                  (2, 1): SimpleNamespace(model=Scaled(0.7)),
                                   (4, 0): SimpleNamespace(model=Scaled(0.95)),
                                   (4, 1): SimpleNamespace(model=Scaled(0.8))},
-                        "deterministic": {(2, 0): SimpleNamespace(model=Scaled(1.0)),
-                                          (4, 0): SimpleNamespace(model=Scaled(1.0)),
-                                          (4, 1): SimpleNamespace(model=Scaled(1.0))}},
+                        "deterministic": {cell: SimpleNamespace(model=Scaled(1.0))
+                                          for cell in ((2, 0), (2, 1), (4, 0), (4, 1))}},
                   main_size=4, seeds=(0, 1))
     errors = errors_by_seed(runs, data, train, validation)
     assert list(errors) == [0, 1] and list(errors[0]) == ["β-VAE", "deterministic", "PCA"]
     target, mask = data.flux[validation].numpy(), data.mask[validation].numpy()
     mean_flux = np.abs(target[mask]).mean()  # one spectrum per star: R equals the pooled error when counts match
     assert [row["size"] for row in errors[1]["β-VAE"]] == [2, 4]
-    assert errors[0]["β-VAE"][0]["all"] == pytest.approx(0.10 * mean_flux, rel=1e-5)  # |x − 0.9 x| = 0.1 |x|
-    assert errors[1]["β-VAE"][0] == errors[0]["β-VAE"][0]  # seed 1 has no run of size 2: the first seed's
-    assert errors[0]["β-VAE"][1]["all"] == pytest.approx(0.05 * mean_flux, rel=1e-5)
-    assert errors[1]["β-VAE"][1]["all"] == pytest.approx(0.20 * mean_flux, rel=1e-5)  # seed 1's main run
+    expected = {(0, 0): 0.10, (0, 1): 0.05, (1, 0): 0.30, (1, 1): 0.20}  # |x − f x| = (1 − f) |x|
+    for (seed, position), share in expected.items():
+        assert errors[seed]["β-VAE"][position]["all"] == pytest.approx(share * mean_flux, rel=1e-5)
     assert all(row[key] == 0.0 for row in errors[1]["deterministic"] for key in ("stars", "line_cores", "continuum"))
     assert errors[0]["PCA"] is errors[1]["PCA"] and errors[0]["PCA"][0]["stars"] < 1e-5  # rank 2 + a constant
     pca = pca_reconstructions(data, train, validation, (2, 4))  # one spectrum per star in train: all of them
     assert errors[0]["PCA"] == error_table(pca, target, mask, data.object_ids[validation])
-
-
-def test_a_beta_vae_whose_code_carries_almost_nothing_counts_as_collapsed():
-    from specae.analysis.run_sets import COLLAPSE_KL_NATS, collapsed_sizes
-
-    def run(kl):
-        return SimpleNamespace(history=[dict(validation_kl=5.0), dict(validation_kl=kl)])  # the last epoch counts
-
-    by_size = {2: run(2.4), 8: run(0.001), 16: run(COLLAPSE_KL_NATS), 32: run(0.5 * COLLAPSE_KL_NATS)}
-    assert collapsed_sizes(by_size) == [8, 32]

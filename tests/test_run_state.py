@@ -43,17 +43,18 @@ def test_a_written_run_records_its_state(tmp_path):
     state is collapsed all the same. Its deterministic twin converges (a last-20 % gain of 0.22 % here, against
     the 1 % limit) and has no collapse check."""
     from specae import get_preset
-    from specae.analysis.run_state import assess_run
+    from specae.analysis.run_state import assess_run, collapsed_sizes
     from specae.training.reference_runs import write_reference_run
     from specae.training.run_cache import cached_train, trained_with
 
-    states = {}
+    states, results = {}, {}
     for variational in (True, False):
         preset = get_preset("smoke", epochs=2, n_spectra=48, n_objects=12, variational=variational)
         result = cached_train(preset, device="cpu", cache_dir=tmp_path / "cache", runs_dir=tmp_path / "runs")
         run = write_reference_run(f"smoke-{variational}", result, trained_with(result), tmp_path / "runs",
                                   state=assess_run(result))
-        states[variational] = run.manifest["run_state"]
+        states[variational], results[variational] = run.manifest["run_state"], result
     assert states[True]["state"] == COLLAPSED and states[True]["converged"] and states[True]["active_units"] == 0
     assert "validation KL 0.006 nats (floor 0.1), 0 active units" in states[True]["reason"]
     assert states[False]["state"] == CONVERGED and states[False]["validation_kl"] is None
+    assert collapsed_sizes({8: results[True]}) == [8]  # the same state, measured again from the run

@@ -51,6 +51,7 @@ from specae.training import (
     resolve_device,
     run_key,
     train,
+    train_run_set,
     visibility_weights,
 )
 
@@ -62,5 +63,5 @@ __all__ = [
     "cached_synthetic", "cached_train", "cached_train_many", "fetch_products", "get_preset", "ingest", "layer_table",
     "load_checkpoint", "load_synthetic", "masked_l1_kl_loss", "median_normalise", "object_disjoint_split",
     "paper_architecture", "place_on_grid", "preset_from_parameters", "read_product_ids", "read_spectrum",
-    "read_truth", "resolve_device", "run_key", "train", "visibility_weights", "write_adp",
+    "read_truth", "resolve_device", "run_key", "train", "train_run_set", "visibility_weights", "write_adp",
 ]

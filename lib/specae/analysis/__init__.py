@@ -4,6 +4,7 @@ the split's latent shift, where the sampler's draws go, the paper's claims and t
 
 from specae.analysis.bottleneck import (
     error_table,
+    errors_by_seed,
     example_star,
     masked_flux,
     pca_reconstructions,
@@ -29,7 +30,7 @@ from specae.analysis.claims import (
     not_testable,
     unless_collapsed,
 )
-from specae.analysis.convergence import Convergence, convergence
+from specae.analysis.convergence import Convergence, all_converged, convergence
 from specae.analysis.disentanglement import DisentanglementScores, FactorScores, disentanglement_scores
 from specae.analysis.draw_shares import DrawShares, draw_shares
 from specae.analysis.factors import FactorSensitivity, factor_sensitivity
@@ -56,7 +57,7 @@ from specae.analysis.published import (
     published_labels,
     read_published_labels,
 )
-from specae.analysis.run_sets import FAMILIES, RunSet, collapsed_sizes, errors_by_seed, train_run_set
+from specae.analysis.run_state import RunState, collapsed_sizes, run_state, state_of
 from specae.analysis.traversal import (
     DopplerSweep,
     MedianBand,
@@ -70,15 +71,15 @@ from specae.analysis.traversal import (
 )
 
 __all__ = ["CLAIMS", "COLLAPSE_KL_NATS", "ClaimCheck", "ClaimVerdict", "Convergence", "DisentanglementScores",
-           "DopplerSweep", "DrawShares", "EncodedSet", "FAMILIES", "FactorScores", "FactorSensitivity", "INCONCLUSIVE",
+           "DopplerSweep", "DrawShares", "EncodedSet", "FactorScores", "FactorSensitivity", "INCONCLUSIVE",
            "LABEL_COLUMNS", "LabelNode", "LatentShift", "MIEstimate", "MIIndicator", "MI_BINS", "MedianBand",
            "MonotonicWindow", "NOT_TESTABLE", "PaperComparison", "ProbeResult", "RELEASED_CHECKPOINT_ITERATIONS",
-           "RunSet", "check_c1", "check_c2", "check_c3", "check_c4", "check_c5", "check_c6", "check_c7",
-           "collapsed_sizes", "compare_with_paper", "convergence", "disentanglement_scores", "doppler_shift_kms",
-           "doppler_sweep", "draw_shares", "encode_labelled", "encode_means", "error_table", "errors_by_seed",
-           "estimate_mi", "example_star", "factor_sensitivity", "histogram_mi", "informative_nodes", "judge", "ksg_mi",
-           "label_node", "latent_shift", "load_published_latents", "masked_flux", "median_band", "mi_indicator",
-           "mi_table", "monotonic_window", "node_dispersion", "not_testable", "object_folds", "one_per_star",
-           "pca_reconstructions", "per_spectrum_l1", "probe_labels", "published_labels", "read_published_labels",
-           "reconstruct", "reconstruction_errors", "sigma_clip_label", "train_run_set", "traverse", "turning_ends",
-           "unless_collapsed", "usable"]
+           "RunState", "all_converged", "check_c1", "check_c2", "check_c3", "check_c4", "check_c5", "check_c6",
+           "check_c7", "collapsed_sizes", "compare_with_paper", "convergence", "disentanglement_scores",
+           "doppler_shift_kms", "doppler_sweep", "draw_shares", "encode_labelled", "encode_means", "error_table",
+           "errors_by_seed", "estimate_mi", "example_star", "factor_sensitivity", "histogram_mi", "informative_nodes",
+           "judge", "ksg_mi", "label_node", "latent_shift", "load_published_latents", "masked_flux", "median_band",
+           "mi_indicator", "mi_table", "monotonic_window", "node_dispersion", "not_testable", "object_folds",
+           "one_per_star", "pca_reconstructions", "per_spectrum_l1", "probe_labels", "published_labels",
+           "read_published_labels", "reconstruct", "reconstruction_errors", "run_state", "sigma_clip_label", "state_of",
+           "traverse", "turning_ends", "unless_collapsed", "usable"]

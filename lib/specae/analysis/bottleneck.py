@@ -8,8 +8,10 @@ import torch
 from scipy.ndimage import maximum_filter1d
 from sklearn.decomposition import PCA
 
+from specae.analysis.latents import one_per_star, usable
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.spectra.spectra_set import SpectraSet
+from specae.training.run_sets import RunSet
 
 # Spectra per forward pass when reconstructing: at 8,192 pixels, 32 runs 3.5-4x faster than 256 on a 2-core CPU
 # (the activations stay in cache), with bit-identical results (each spectrum's pass is independent of the others).
@@ -141,3 +143,23 @@ def example_star(teff, snr, low: float = 4_500.0, high: float = 6_000.0) -> int:
 def masked_flux(data: SpectraSet, index: int) -> np.ndarray:
     """(n_pix,) normalised flux of spectrum ``index`` with NaN where its mask is False (as plots show it)."""
     return np.where(data.mask[index].numpy(), data.flux[index].numpy(), np.nan)
+
+
+def errors_by_seed(runs: RunSet, data: SpectraSet, train, validation, pca_seed: int = 0) -> dict[int, dict]:
+    """Seed → family → :func:`error_table` rows (one per size) of the usable spectra of ``validation`` for that
+    seed's runs, plus "PCA": one nested PCA fitted on one spectrum per star of ``train`` (so that, like the
+    balanced sampler, it weighs every training star equally), the same for every seed. Each run reconstructs the
+    spectra once."""
+    validation = usable(data, validation)
+    target, mask, stars = data.flux[validation].numpy(), data.mask[validation].numpy(), data.object_ids[validation]
+    cores = line_core_mask(target, mask)
+
+    def row(size: int, reconstruction: np.ndarray) -> dict:
+        return error_table({size: reconstruction}, target, mask, stars, cores)[0]
+
+    rows = {(family, cell): row(cell[0], reconstruct(run.model, data, validation))
+            for family, cells in runs.runs.items() for cell, run in cells.items()}
+    pca = pca_reconstructions(data, one_per_star(data, train), validation, runs.sizes, pca_seed)
+    pca_rows = [row(size, reconstruction) for size, reconstruction in pca.items()]
+    return {seed: {**{family: [rows[(family, (size, seed))] for size in runs.sizes] for family in runs.runs},
+                   "PCA": pca_rows} for seed in runs.seeds}

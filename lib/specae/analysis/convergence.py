@@ -9,6 +9,7 @@ judged: its verdict is *not testable* (not converged, with the reason), not an e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,3 +81,8 @@ def convergence_note(verdicts: dict[str, Convergence]) -> str:
     if not untestable:
         return "Every run has epochs on both sides of its last 20 % of steps, so the criterion judges each."
     return " ".join(f"The criterion cannot judge {name}: {verdict.untestable}." for name, verdict in untestable.items())
+
+
+def all_converged(runs: Iterable) -> bool:
+    """Whether every run of ``runs`` (TrainResult-like: a ``history``) meets the convergence criterion."""
+    return all(convergence(run.history).converged for run in runs)

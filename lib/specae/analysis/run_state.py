@@ -9,6 +9,7 @@ whatever its loss curve does: a code that carries nothing can stop improving ear
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,12 +58,21 @@ def run_state(history: list[dict], node_kl: np.ndarray | None = None) -> RunStat
     return RunState(CONVERGED if check.converged else UNCONVERGED, str(check), check, kl, active)
 
 
-def assess_run(result: TrainResult) -> dict:
-    """The state of a finished run as a manifest records it: its history and, for a β-VAE, its nodes' KL on its
-    validation spectra."""
+def state_of(result: TrainResult) -> RunState:
+    """The state of a finished run: its history and, for a β-VAE, its nodes' KL on its validation spectra."""
     if not result.preset.model.variational:
-        return run_state(result.history).to_dict()
+        return run_state(result.history)
     if not isinstance(result.data, SpectraSet):
         raise TypeError("the run's spectra are streamed: load them into memory (a SpectraSet) to measure the "
                         "nodes' KL for its collapse check")
-    return run_state(result.history, node_kl(result.model, result.data, result.split.validation)).to_dict()
+    return run_state(result.history, node_kl(result.model, result.data, result.split.validation))
+
+
+def assess_run(result: TrainResult) -> dict:
+    """The state of a finished run as a manifest records it (:func:`state_of`, as plain JSON)."""
+    return state_of(result).to_dict()
+
+
+def collapsed_sizes(by_size: Mapping[int, TrainResult]) -> list[int]:
+    """The latent sizes (of size → β-VAE run) whose run collapsed: its code tells the decoder almost nothing."""
+    return [size for size, run in by_size.items() if state_of(run).state == COLLAPSED]

@@ -9,9 +9,10 @@ from specae.training.loop import TrainResult, train
 from specae.training.options import TrainOptions
 from specae.training.presets import PRESETS, DataConfig, Preset, TrainConfig, get_preset, preset_from_parameters
 from specae.training.run_cache import CacheInfo, cache_info, cached_synthetic, cached_train, cached_train_many, run_key
+from specae.training.run_sets import FAMILIES, RunSet, train_run_set
 from specae.training.split import Split, object_disjoint_split
 
-__all__ = ["BalancedSampler", "CacheInfo", "DataConfig", "PRESETS", "Preset", "Split", "TrainConfig", "TrainOptions",
-           "TrainResult", "cache_info", "cached_synthetic", "cached_train", "cached_train_many", "get_preset",
-           "load_checkpoint", "load_synthetic", "object_disjoint_split", "preset_from_parameters", "resolve_device",
-           "run_key", "train", "visibility_weights"]
+__all__ = ["BalancedSampler", "CacheInfo", "DataConfig", "FAMILIES", "PRESETS", "Preset", "RunSet", "Split",
+           "TrainConfig", "TrainOptions", "TrainResult", "cache_info", "cached_synthetic", "cached_train",
+           "cached_train_many", "get_preset", "load_checkpoint", "load_synthetic", "object_disjoint_split",
+           "preset_from_parameters", "resolve_device", "run_key", "train", "train_run_set", "visibility_weights"]

@@ -1,0 +1,66 @@
+"""The runs a chapter compares: each model family at several latent sizes and training seeds, read from the
+reference runs (or the run cache), trained side by side when missing.
+
+Every (size, seed) cell is a run of its own (Study II trains three seeds of every configuration a verdict uses,
+docs/decisions.md), so a claim judged for seed s reads seed s's runs at every size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from specae.spectra.spectra_set import SpectraSet
+from specae.training.loop import TrainResult
+from specae.training.presets import Preset
+from specae.training.run_cache import cached_train_many
+
+FAMILIES = {"β-VAE": dict(variational=True), "deterministic": dict(variational=False)}  # name → overrides
+
+
+@dataclass(frozen=True)
+class RunSet:
+    """runs: family → (latent size, seed) → run, for every size and seed; main_size: the preset's own size;
+    seeds: the training seeds, in the order asked (the first is the one a chapter shows)."""
+
+    runs: dict[str, dict[tuple[int, int], TrainResult]]
+    main_size: int
+    seeds: tuple[int, ...]
+
+    @property
+    def sizes(self) -> list[int]:
+        return sorted({size for family in self.runs.values() for size, _ in family})
+
+    def by_size(self, family: str, seed: int | None = None) -> dict[int, TrainResult]:
+        """Latent size → run of ``family`` trained with ``seed`` (default: the first seed)."""
+        seed = self.seeds[0] if seed is None else seed
+        return {size: self.runs[family][(size, seed)] for size in self.sizes}
+
+    def by_seed(self, family: str, size: int | None = None) -> dict[int, TrainResult]:
+        """Seed → run of ``family`` at latent size ``size`` (default: the main size)."""
+        size = self.main_size if size is None else size
+        return {seed: self.runs[family][(size, seed)] for seed in self.seeds}
+
+    def all_runs(self, family: str | None = None) -> list[TrainResult]:
+        """Every run (of ``family``, default all families)."""
+        families = self.runs if family is None else {family: self.runs[family]}
+        return [run for runs in families.values() for run in runs.values()]
+
+
+def train_run_set(preset: Preset, sizes: Sequence[int] = (), seeds: Sequence[int] = (0,), device: str = "auto",
+                  data: SpectraSet | None = None, retrain: bool = False,
+                  families: dict[str, dict] | None = None) -> RunSet:
+    """Each family of ``families`` (default :data:`FAMILIES`) at each of ``sizes`` and the preset's own latent
+    size, with every seed of ``seeds``; reference runs are loaded unless ``retrain``, and the missing runs train
+    side by side (:func:`~specae.training.run_cache.cached_train_many`)."""
+    families = FAMILIES if families is None else families
+    seeds = tuple(dict.fromkeys(seeds))
+    if not seeds:
+        raise ValueError("give at least one training seed, e.g. seeds=[0, 1, 2]")
+    main = preset.model.latent_dim
+    cells = [(size, seed) for size in sorted({*sizes, main}) for seed in seeds]
+    presets = [preset.with_overrides(latent_dim=size, seed=seed, **overrides)
+               for overrides in families.values() for size, seed in cells]
+    trained = iter(cached_train_many(presets, device=device, data=data, reference=not retrain))
+    runs = {name: {cell: next(trained) for cell in cells} for name in families}
+    return RunSet(runs=runs, main_size=main, seeds=seeds)
