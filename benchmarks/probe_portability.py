@@ -27,8 +27,8 @@ import torch
 
 from specae.training.devices import ISA_CAPS
 from specae.training.reference_runs import probe_losses
-from specae.training.run_cache import cached_synthetic
 from specae.training.study_runs import study_preset
+from specae.training.survey_cache import cached_synthetic
 
 RUNS = ("vae16-seed0", "ae16-seed0")
 PATHS = ("plain", "fast")

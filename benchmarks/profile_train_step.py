@@ -43,7 +43,7 @@ from specae import get_preset
 from specae.model.autoencoder import SpectrumAutoencoder, masked_l1_kl_loss
 from specae.seeding import Stream, torch_generator
 from specae.training.devices import kernel_settings
-from specae.training.run_cache import cached_synthetic
+from specae.training.survey_cache import cached_synthetic
 from throughput import gemm_flops_per_second, side_by_side
 
 PARTS = ("feed", "forward", "backward", "optimiser")

@@ -32,8 +32,8 @@ import torch
 from specae.training.loop import train
 from specae.training.options import TrainOptions
 from specae.training.reference_runs import find_reference_run
-from specae.training.run_cache import cached_synthetic
 from specae.training.study_runs import study_preset
+from specae.training.survey_cache import cached_synthetic
 from throughput import (
     add_worker_arguments,
     gemm_flops_per_second,

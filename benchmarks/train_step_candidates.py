@@ -50,7 +50,7 @@ from specae.seeding import Stream, torch_generator
 from specae.training.allocator import reuse_memory
 from specae.training.devices import kernel_settings
 from specae.training.loop import optimisation_step
-from specae.training.run_cache import cached_synthetic
+from specae.training.survey_cache import cached_synthetic
 from throughput import add_worker_arguments, serve_worker, side_by_side
 
 

@@ -28,7 +28,8 @@ import torch
 from specae.analysis.latents import node_kl
 from specae.analysis.run_state import COLLAPSED, CONVERGED, run_state
 from specae.training.presets import Preset, get_preset
-from specae.training.run_cache import cached_train_many, run_key
+from specae.training.run_keys import run_key
+from specae.training.side_by_side import cached_train_many
 
 INITS = ("default", "he_normal")
 PEAKS = (1e-3, 2e-3, 5e-3, 1e-2)

@@ -15,6 +15,7 @@ import torch
 import specae
 import specae.training.checkpoints as checkpoints
 import specae.training.run_cache as cache
+import specae.training.run_keys as run_keys
 from specae import Preset, cache_info, cached_train, get_preset, load_synthetic, run_key, train
 
 TINY = dict(epochs=1, n_spectra=48, n_objects=12)
@@ -104,11 +105,11 @@ def test_the_training_path_is_in_the_key(tmp_path, data, trainings, monkeypatch)
     preset = tiny()
     monkeypatch.setenv("SPECAE_TRAINING_PATH", "plain")
     plain = cached_train(preset, device="cpu", cache_dir=tmp_path, data=data)
-    assert cache.trained_with(plain)["training_path"] == {"path": "plain", "autocast": None}
+    assert run_keys.trained_with(plain)["training_path"] == {"path": "plain", "autocast": None}
     monkeypatch.setenv("SPECAE_TRAINING_PATH", "fast")
     assert not cache_info(preset, "cpu", tmp_path).cached
     fast = cached_train(preset, device="cpu", cache_dir=tmp_path, data=data)
-    assert cache.trained_with(fast)["training_path"] == {"path": "fast", "autocast": None}
+    assert run_keys.trained_with(fast)["training_path"] == {"path": "fast", "autocast": None}
     assert len(trainings) == 2 and len(entries(tmp_path)) == 2
 
 
@@ -116,9 +117,9 @@ def test_library_environment_and_device_are_in_the_key(tmp_path, data, trainings
     preset = tiny()
     cached_train(preset, device="cpu", cache_dir=tmp_path, data=data)
     base = run_key(preset, "cpu")
-    patches = [(cache, "training_code_hash", lambda: "edited"), (cache, "generator_code_hash", lambda: "edited"),
+    patches = [(run_keys, "training_code_hash", lambda: "edited"), (run_keys, "generator_code_hash", lambda: "edited"),
                (specae._version, "__version__", "9.9.9"), (torch, "__version__", "0.0.0"),
-               (cache, "resolve_device", lambda device: torch.device("cuda"))]
+               (run_keys, "resolve_device", lambda device: torch.device("cuda"))]
     keys = set()
     for target, name, value in patches:
         with monkeypatch.context() as patch:
@@ -126,19 +127,19 @@ def test_library_environment_and_device_are_in_the_key(tmp_path, data, trainings
             keys.add(run_key(preset, "cpu"))
             assert not cache_info(preset, "cpu", tmp_path).cached, name
     assert base not in keys and len(keys) == len(patches)
-    monkeypatch.setattr(cache, "training_code_hash", lambda: "edited")
+    monkeypatch.setattr(run_keys, "training_code_hash", lambda: "edited")
     cached_train(preset, device="cpu", cache_dir=tmp_path, data=data)  # the edited library trains anew
     assert len(trainings) == 2 and len(entries(tmp_path)) == 2
 
 
 def test_editing_generator_or_training_source_changes_the_key(tmp_path, monkeypatch):
     copy = tmp_path / "specae"
-    for name in set(cache.GENERATOR_FILES + cache.TRAINING_FILES):
+    for name in set(run_keys.GENERATOR_FILES + run_keys.TRAINING_FILES):
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cache.PACKAGE_DIR / name, copy / name)
+        shutil.copyfile(run_keys.PACKAGE_DIR / name, copy / name)
     preset = tiny()
     base = run_key(preset, "cpu")
-    monkeypatch.setattr(cache, "PACKAGE_DIR", copy)
+    monkeypatch.setattr(run_keys, "PACKAGE_DIR", copy)
     assert run_key(preset, "cpu") == base  # same bytes, same key
     keys = {base}
     for name in ("synth/survey.py", "synth/tellurics.py", "synth/data/harps_line_masks.npz", "model/autoencoder.py",
@@ -156,7 +157,7 @@ def test_editing_generator_or_training_source_changes_the_key(tmp_path, monkeypa
 def test_fingerprinted_files_cover_what_training_imports():
     """Every specae module that the training loop imports, directly or not, is in the key (the I/O
     helpers and the layers' re-exporting ``__init__`` files aside)."""
-    package, seen, todo = cache.PACKAGE_DIR, set(), ["training/loop.py"]
+    package, seen, todo = run_keys.PACKAGE_DIR, set(), ["training/loop.py"]
     while todo:
         name = todo.pop()
         if name in seen:
@@ -170,7 +171,7 @@ def test_fingerprinted_files_cover_what_training_imports():
     assert "synth/survey.py" in seen and "synth/line_profile.py" in seen
     # _version.py is in the key as the version itself
     helpers = {"_files.py", "_version.py", "io/store.py", "io/fits.py"}
-    assert seen - set(cache.GENERATOR_FILES + cache.TRAINING_FILES) <= helpers
+    assert seen - set(run_keys.GENERATOR_FILES + run_keys.TRAINING_FILES) <= helpers
 
 
 @pytest.mark.parametrize("damage", ["no done marker", "corrupt checkpoint", "missing split"])
@@ -275,7 +276,7 @@ _WORKER = textwrap.dedent("""
 def test_two_processes_asking_for_one_key_train_it_once(tmp_path):
     cache_dir, out = tmp_path / "cache", tmp_path / "out"
     out.mkdir()
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(cache.PACKAGE_DIR.parent))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(run_keys.PACKAGE_DIR.parent))
     workers = [subprocess.Popen([sys.executable, "-c", _WORKER, str(cache_dir), str(out), "2"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [worker.communicate(timeout=240) for worker in workers]
@@ -296,7 +297,7 @@ def test_two_processes_asking_for_one_key_train_it_once(tmp_path):
 def test_a_run_published_second_is_discarded(tmp_path, data):
     """Without the lock (e.g. a file system that ignores it) the first published run wins, whole."""
     preset = tiny()
-    key, inputs = run_key(preset, "cpu"), cache.key_inputs(preset, "cpu")
+    key, inputs = run_key(preset, "cpu"), run_keys.key_inputs(preset, "cpu")
     runs = [train(preset, tmp_path / f"{key}.tmp-{i}", device="cpu", progress=False, data=data) for i in (1, 2)]
     assert cache._publish(runs[0], inputs, tmp_path / key)
     assert not cache._publish(runs[1], inputs, tmp_path / key)
@@ -307,7 +308,7 @@ def test_rendered_spectra_are_cached_bit_for_bit_and_a_damaged_file_is_rendered_
     config = tiny().data
     first = specae.cached_synthetic(config, tmp_path)
     (stored,) = (tmp_path / "data").glob("*.npz")
-    assert stored.name == f"{cache.data_fingerprint(config)[:16]}.npz"
+    assert stored.name == f"{run_keys.data_fingerprint(config)[:16]}.npz"
     again = specae.cached_synthetic(config, tmp_path)
     for loaded in (first, again):
         assert torch.equal(loaded.flux, data.flux) and torch.equal(loaded.mask, data.mask)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 from pybtex.database import parse_file, parse_string
 
-import specae.training.run_cache
+import specae.training.run_keys
 from specae import get_preset
 from specae.__main__ import main
 from specae.book import provenance
@@ -50,7 +50,7 @@ def test_verify_marks_a_figure_stale_when_parameters_code_or_data_change(exporte
     assert [s.current for s in provenance.verify(folder, same)] == [True]
     (status,) = provenance.verify(folder, {"04_bottleneck": dict(PARAMETERS, latent_dim=4)})
     assert not status.current and status.reasons == ("parameters changed: latent_dim",)
-    monkeypatch.setattr(specae.training.run_cache, "generator_code_hash", lambda: "edited generator")
+    monkeypatch.setattr(specae.training.run_keys, "generator_code_hash", lambda: "edited generator")
     assert provenance.verify(folder, same)[0].reasons == ("data changed",)
     monkeypatch.setattr(provenance, "code_fingerprint", lambda: "edited code")
     assert "code changed" in provenance.verify(folder, same)[0].reasons

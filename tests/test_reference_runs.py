@@ -17,8 +17,10 @@ from specae.training.reference_runs import (
     schedule_samples,
     write_reference_run,
 )
-from specae.training.run_cache import cached_synthetic, cached_train, trained_with
+from specae.training.run_cache import cached_train
+from specae.training.run_keys import trained_with
 from specae.training.study_runs import STUDY_RUNS, budget_run_names, study_preset
+from specae.training.survey_cache import cached_synthetic
 
 TINY = dict(epochs=2, n_spectra=48, n_objects=12)
 

@@ -45,7 +45,8 @@ def test_a_written_run_records_its_state(tmp_path):
     from specae import get_preset
     from specae.analysis.run_state import assess_run, collapsed_sizes
     from specae.training.reference_runs import write_reference_run
-    from specae.training.run_cache import cached_train, trained_with
+    from specae.training.run_cache import cached_train
+    from specae.training.run_keys import trained_with
 
     states, results = {}, {}
     for variational in (True, False):

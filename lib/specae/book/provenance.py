@@ -52,7 +52,7 @@ def package_versions() -> dict:
 
 def dependency_fingerprint(parameters: dict, preset=None) -> dict:
     """What a figure depends on, recomputable later: configuration hash, data fingerprint, code fingerprint."""
-    from specae.training.run_cache import data_fingerprint
+    from specae.training.run_keys import data_fingerprint
 
     return {
         "parameters": json.loads(json.dumps(parameters, sort_keys=True, default=list)),

@@ -104,7 +104,7 @@ def write_reference_run(name: str, result: TrainResult, trained_with: dict,
                         probe: dict | None = None, state: dict | None = None) -> ReferenceRun:
     """Write a finished run as ``runs_dir/<name>/`` (replacing a run of that name).
 
-    trained_with: ``{"fingerprints": {...}, "git": {...}, "training_path": {...}}`` (:func:`run_cache.trained_with`):
+    trained_with: ``{"fingerprints": {...}, "git": {...}, "training_path": {...}}`` (:func:`run_keys.trained_with`):
     the data and code fingerprints and the commit the run was trained with (recorded, not checked), and the
     training path its steps took (what the probe retrains with); threads: torch threads it trained with (None on a GPU);
     ``probe`` as from :func:`probe_losses` (computed here when None); ``state``: the run's state as

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.loop import TrainResult
 from specae.training.presets import Preset
-from specae.training.run_cache import cached_train_many
+from specae.training.side_by_side import cached_train_many
 
 FAMILIES = {"β-VAE": dict(variational=True), "deterministic": dict(variational=False)}  # name → overrides
 
@@ -52,7 +52,7 @@ def train_run_set(preset: Preset, sizes: Sequence[int] = (), seeds: Sequence[int
                   families: dict[str, dict] | None = None) -> RunSet:
     """Each family of ``families`` (default :data:`FAMILIES`) at each of ``sizes`` and the preset's own latent
     size, with every seed of ``seeds``; reference runs are loaded unless ``retrain``, and the missing runs train
-    side by side (:func:`~specae.training.run_cache.cached_train_many`)."""
+    side by side (:func:`~specae.training.side_by_side.cached_train_many`)."""
     families = FAMILIES if families is None else families
     seeds = tuple(dict.fromkeys(seeds))
     if not seeds:

@@ -18,7 +18,9 @@ from specae.training.devices import resolve_device
 from specae.training.loop import TrainResult
 from specae.training.presets import Preset, get_preset
 from specae.training.reference_runs import find_reference_run, probe_losses, probe_steps, write_reference_run
-from specae.training.run_cache import cached_train, cached_train_many, train_side_by_side, trained_with
+from specae.training.run_cache import cached_train
+from specae.training.run_keys import trained_with
+from specae.training.side_by_side import cached_train_many, train_side_by_side
 
 STUDY_PRESET = "study"
 MAIN_LATENT_DIM = 16
