@@ -70,6 +70,27 @@ def test_glue_claim_glues_the_scorecard_row(glued):
     assert glued[1][1] == check.ours and glued[3][1] == "✓" and not any(display for _, _, display in glued)
 
 
+def test_glue_claim_glues_a_verdicts_reason_and_deciding_range_under_the_halfs_name(glued):
+    import numpy as np
+
+    from specae.analysis import LabelNode, PaperComparison
+    from specae.analysis.claims import check_c5
+    from specae.analysis.verdicts import judge
+
+    def comparison(rv_mi):
+        nodes = {"rv": LabelNode("rv", 3, rv_mi, 0.01, rv_mi, 0.01, True, best_null=0.05),
+                 "teff": LabelNode("teff", 11, 1.5, 0.01, 1.5, 0.01, True, best_null=0.05)}
+        return PaperComparison(np.array([3, 11]), nodes, table=None)
+
+    checks = {seed: check_c5(comparison(mi), "rv") for seed, mi in enumerate((0.03, 0.04))}
+    chapter.glue_claim(judge("C5 RV", checks, {"vae16-seed0": "converged", "vae16-seed1": "converged"}))
+    values = {name: value for name, value, _ in glued}
+    assert list(values) == [f"c5_rv_{field}" for field in ("paper", "ours", "tolerance", "verdict", "reason",
+                                                            "deciding")]
+    assert values["c5_rv_deciding"] == "MI of the RV node (nats): 0.03 … 0.04"
+    assert values["c5_rv_verdict"] == "inconclusive" and "no budget scaling" in values["c5_rv_reason"]
+
+
 def test_publish_figure_publishes_closes_and_returns_nothing(monkeypatch):
     published = []
     monkeypatch.setattr(chapter, "publish", lambda *args, **kwargs: published.append((args, kwargs)) or {"id": 1})

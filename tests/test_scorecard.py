@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from specae.analysis import LabelNode, PaperComparison
-from specae.analysis.claims import CLAIMS, check_c1, check_c2, check_c3, check_c4, check_c5, check_c6, check_c7
+from specae.analysis.claims import (
+    CLAIMS,
+    DECIDING,
+    check_c1,
+    check_c2,
+    check_c3,
+    check_c4,
+    check_c5,
+    check_c6,
+    check_c7,
+)
 
 
 def rows(*errors, lines=None, continuum=None):
@@ -18,11 +28,17 @@ def rows(*errors, lines=None, continuum=None):
             for size, error, line_error, continuum_error in zip(sizes, errors, lines, continuum, strict=True)]
 
 
-def comparison(rv_node, rv_mi, teff_node, teff_mi, informative, runners_up=((-1, np.nan), (-1, np.nan))):
-    nodes = {name: LabelNode(name, node, mi, 0.01, mi, 0.01, True, *second)
+def comparison(rv_node, rv_mi, teff_node, teff_mi, informative, runners_up=((-1, np.nan), (-1, np.nan)),
+               best_null=0.05):
+    nodes = {name: LabelNode(name, node, mi, 0.01, mi, 0.01, True, *second, best_null=best_null)
              for (name, node, mi), second in zip((("rv", rv_node, rv_mi), ("teff", teff_node, teff_mi)), runners_up,
                                                  strict=True)}
     return PaperComparison(np.array(informative), nodes, table=None)
+
+
+def c5(comparison):
+    """Whether both halves of C5 hold."""
+    return check_c5(comparison, "rv").holds and check_c5(comparison, "teff").holds
 
 
 def test_c1_needs_a_falling_error_and_a_larger_gain_in_the_line_cores():
@@ -57,15 +73,18 @@ def test_c3_to_c7_tolerances():
     no_larger = check_c4({8: 3, 16: 4}, 16, n_factors=5)
     assert no_larger.verdict == "not testable"
     assert "needs the main size 16 and a larger one (add e.g. 32" in no_larger.ours
-    assert check_c5(comparison(3, 1.8, 11, 0.5, [3, 11])).holds
-    assert not check_c5(comparison(3, 1.8, 3, 1.5, [3])).holds
-    assert not check_c5(comparison(3, 1.8, 11, 0.49, [3, 11])).holds
-    assert not check_c5(comparison(3, 1.8, 11, 1.5, [3])).holds
+    assert c5(comparison(3, 1.8, 11, 0.5, [3, 11]))
+    assert not c5(comparison(3, 1.8, 3, 1.5, [3]))  # one node for both labels
+    teff_short = comparison(3, 1.8, 11, 0.49, [3, 11])
+    assert check_c5(teff_short, "rv").holds and not check_c5(teff_short, "teff").holds  # judged per half
+    assert check_c5(teff_short, "teff").number == 0.49 and check_c5(teff_short, "teff").claim == "C5 Teff"
+    assert not check_c5(comparison(3, 1.8, 11, 1.5, [3]), "teff").holds  # the Teff node is not informative
+    assert not check_c5(comparison(3, 0.6, 11, 1.5, [3, 11], best_null=0.61), "rv").holds  # below the best-node null
     # The margin: the released latents' values pass (RV 1.51 against 0.33, Teff 1.33 against 0.69 nats) …
-    assert check_c5(comparison(3, 1.51, 11, 1.33, [3, 11, 5], ((5, 0.33), (5, 0.69)))).holds
+    assert c5(comparison(3, 1.51, 11, 1.33, [3, 11, 5], ((5, 0.33), (5, 0.69))))
     # … a runner-up at more than best / 1.5, or within 0.2 nats, does not
-    assert not check_c5(comparison(3, 1.51, 11, 1.33, [3, 11, 5], ((5, 0.33), (5, 0.9)))).holds
-    assert not check_c5(comparison(3, 0.55, 11, 1.33, [3, 11, 5], ((5, 0.36), (5, 0.69)))).holds
+    assert not check_c5(comparison(3, 1.51, 11, 1.33, [3, 11, 5], ((5, 0.33), (5, 0.9))), "teff").holds
+    assert not check_c5(comparison(3, 0.55, 11, 1.33, [3, 11, 5], ((5, 0.36), (5, 0.69))), "rv").holds
     window = SimpleNamespace(low=-25.0, high=35.0)
     rising = np.linspace(-20, 25, 15)
     assert check_c6(window, 7, (-100, 100), ["high"], rising).holds
@@ -84,26 +103,30 @@ def test_c3_to_c7_tolerances():
     assert not check_c7(base, comparison(3, 2.0, 11, 0.74, [3, 11])).holds
     assert not check_c7(base, comparison(3, 2.0, 3, 1.0, [3])).holds  # C5 fails without balancing
     assert "informative 2 → 3" in check_c7(base, comparison(3, 1.5, 5, 1.2, [3, 5, 8])).ours
-    assert sorted(CLAIMS) == [f"C{i}" for i in range(1, 8)]
+    assert list(CLAIMS) == ["C1", "C2", "C3", "C4", "C5 RV", "C5 Teff", "C6", "C7"] and set(CLAIMS) == set(DECIDING)
 
 
-def test_a_claim_holds_only_when_every_seed_agrees_and_every_run_converged():
-    from specae.analysis.claims import INCONCLUSIVE, judge
+def test_a_claim_verdict_prints_its_reason_and_the_deciding_numbers_range():
+    from specae.analysis.verdicts import INCONCLUSIVE, REPRODUCED, judge
 
     holds, fails = check_c3(0.05, 0.051), check_c3(0.05, 0.07)
-    assert judge("C3", {0: holds, 1: holds, 2: holds}, converged=True).verdict == "✓"
-    assert judge("C3", {0: fails, 1: fails, 2: fails}, converged=True).verdict == "✗"
-    mixed = judge("C3", {0: holds, 1: fails, 2: holds}, converged=True)
+    converged = {"vae16-seed0": "converged"}
+    verdict = judge("C3", {0: holds, 1: holds, 2: check_c3(0.05, 0.0525)}, converged)
+    assert verdict.verdict == REPRODUCED and verdict.reason == "holds for every seed (3)"
+    assert verdict.deciding == "(validation − training) / training R: +2.0% … +5.0%"
+    mixed = judge("C3", {0: holds, 1: fails, 2: holds}, converged)
     assert mixed.verdict == INCONCLUSIVE and "seed 1: training 0.0500, validation 0.0700 (+40.0 %) (✗)" in mixed.ours
-    assert judge("C3", {0: holds, 1: holds, 2: holds}, converged=False).verdict == INCONCLUSIVE
+    assert judge("C3", {0: holds}, {"vae16-seed0": "unconverged"}).verdict == INCONCLUSIVE
     row = mixed.as_row()
     assert row["statement"] == CLAIMS["C3"] and row["verdict"] == INCONCLUSIVE and row["tolerance"] == holds.tolerance
+    assert row["reason"] == "the seeds disagree: it holds for seeds 0, 2 only"
     with pytest.raises(ValueError, match="every check must be of C4"):
-        judge("C4", {0: holds}, converged=True)
+        judge("C4", {0: holds}, converged)
 
 
 def test_a_claim_is_not_testable_when_any_seed_cannot_test_it_and_a_collapsed_code_is_never_read():
-    from specae.analysis.claims import NOT_TESTABLE, judge, unless_collapsed
+    from specae.analysis.claims import NOT_TESTABLE, unless_collapsed, unless_rv_node
+    from specae.analysis.verdicts import judge
 
     holds, fails = check_c3(0.05, 0.051), check_c3(0.05, 0.07)
     assert unless_collapsed(holds, {"β-VAE": 0.1}) is holds  # KL ≥ 0.1 nats: the code is read
@@ -115,7 +138,14 @@ def test_a_claim_is_not_testable_when_any_seed_cannot_test_it_and_a_collapsed_co
     both = unless_collapsed(fails, {"balanced β-VAE": 0.007, "uniform-draw β-VAE": 0.016})
     assert both.ours == ("not testable: the codes of the balanced β-VAE (0.007 nats) and the uniform-draw β-VAE "
                          "(0.016 nats) collapsed (validation KL below 0.1), so none of their nodes carries anything")
-    verdict = judge("C3", {0: holds, 1: collapsed, 2: holds}, converged=True)
+    verdict = judge("C3", {0: holds, 1: collapsed, 2: holds}, {})
     assert verdict.verdict == NOT_TESTABLE  # before "inconclusive": a seed that cannot test it says nothing
     assert verdict.ours.split("; ")[1] == "seed 1: " + collapsed.ours  # its reason, not a second verdict
-    assert judge("C3", {0: collapsed}, converged=False).verdict == NOT_TESTABLE
+    assert verdict.deciding.endswith("+2.0%")  # the seeds that could test it
+    assert judge("C3", {0: collapsed}, {"x": "unconverged"}).deciding == "—"
+    assert judge("C3", {0: holds}, {"vae8-seed0": "collapsed"}).verdict == NOT_TESTABLE
+    window = SimpleNamespace(low=-25.0, high=35.0)
+    c6 = check_c6(window, 7, (-100, 100), ["high"], np.linspace(-20, 25, 15))
+    no_rv = check_c5(comparison(3, 0.03, 11, 1.5, [3, 11]), "rv")
+    assert unless_rv_node(c6, check_c5(comparison(3, 1.8, 11, 1.5, [3, 11]), "rv")) is c6
+    assert unless_rv_node(c6, no_rv).ours.startswith("not testable: no RV node to read (C5's RV half: z3, 0.03 nats")

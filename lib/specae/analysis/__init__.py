@@ -18,7 +18,6 @@ from specae.analysis.claims import (
     INCONCLUSIVE,
     NOT_TESTABLE,
     ClaimCheck,
-    ClaimVerdict,
     check_c1,
     check_c2,
     check_c3,
@@ -26,9 +25,9 @@ from specae.analysis.claims import (
     check_c5,
     check_c6,
     check_c7,
-    judge,
     not_testable,
     unless_collapsed,
+    unless_rv_node,
 )
 from specae.analysis.convergence import Convergence, all_converged, convergence
 from specae.analysis.disentanglement import DisentanglementScores, FactorScores, disentanglement_scores
@@ -69,17 +68,19 @@ from specae.analysis.traversal import (
     traverse,
     turning_ends,
 )
+from specae.analysis.verdicts import ClaimVerdict, Verdict, decide, judge
 
 __all__ = ["CLAIMS", "COLLAPSE_KL_NATS", "ClaimCheck", "ClaimVerdict", "Convergence", "DisentanglementScores",
            "DopplerSweep", "DrawShares", "EncodedSet", "FactorScores", "FactorSensitivity", "INCONCLUSIVE",
            "LABEL_COLUMNS", "LabelNode", "LatentShift", "MIEstimate", "MIIndicator", "MI_BINS", "MedianBand",
            "MonotonicWindow", "NOT_TESTABLE", "PaperComparison", "ProbeResult", "RELEASED_CHECKPOINT_ITERATIONS",
-           "RunState", "all_converged", "check_c1", "check_c2", "check_c3", "check_c4", "check_c5", "check_c6",
-           "check_c7", "collapsed_sizes", "compare_with_paper", "convergence", "disentanglement_scores",
-           "doppler_shift_kms", "doppler_sweep", "draw_shares", "encode_labelled", "encode_means", "error_table",
-           "errors_by_seed", "estimate_mi", "example_star", "factor_sensitivity", "histogram_mi", "informative_nodes",
-           "judge", "ksg_mi", "label_node", "latent_shift", "load_published_latents", "masked_flux", "median_band",
-           "mi_indicator", "mi_table", "monotonic_window", "node_dispersion", "not_testable", "object_folds",
-           "one_per_star", "pca_reconstructions", "per_spectrum_l1", "probe_labels", "published_labels",
-           "read_published_labels", "reconstruct", "reconstruction_errors", "run_state", "sigma_clip_label", "state_of",
-           "traverse", "turning_ends", "unless_collapsed", "usable"]
+           "RunState", "Verdict", "all_converged", "check_c1", "check_c2", "check_c3", "check_c4", "check_c5",
+           "check_c6", "check_c7", "collapsed_sizes", "compare_with_paper", "convergence", "decide",
+           "disentanglement_scores", "doppler_shift_kms", "doppler_sweep", "draw_shares", "encode_labelled",
+           "encode_means", "error_table", "errors_by_seed", "estimate_mi", "example_star", "factor_sensitivity",
+           "histogram_mi", "informative_nodes", "judge", "ksg_mi", "label_node", "latent_shift",
+           "load_published_latents", "masked_flux", "median_band", "mi_indicator", "mi_table", "monotonic_window",
+           "node_dispersion", "not_testable", "object_folds", "one_per_star", "pca_reconstructions", "per_spectrum_l1",
+           "probe_labels", "published_labels", "read_published_labels", "reconstruct", "reconstruction_errors",
+           "run_state", "sigma_clip_label", "state_of", "traverse", "turning_ends", "unless_collapsed",
+           "unless_rv_node", "usable"]

@@ -2,7 +2,7 @@
 8 × the study's steps, each run with its whole schedule, measured the same way at every budget.
 
 At each budget: R and the line-core error of both models against PCA's at the main size; the β-VAE's best RV and
-Teff nodes with their MI and the 95th percentile of its best-node null; the RV and Teff probes; the train /
+Teff nodes with their MI and the 95th percentile of their best-node null; the RV and Teff probes; the train /
 validation gap (C3) and the informative nodes (C4). :func:`budget_trends` turns the points into each claim's
 shortfall from its tolerance (:class:`~specae.analysis.verdicts.BudgetTrend`), which decides between *not
 reached at this budget* and ✗ *contradicted* for a claim that fails on every seed.
@@ -19,26 +19,22 @@ from specae.analysis.bottleneck import error_table, line_core_mask, pca_reconstr
 from specae.analysis.capabilities import LabelProbe, label_probe
 from specae.analysis.claims import MIN_LABEL_MI_NATS, TRAIN_VALIDATION_TOLERANCE
 from specae.analysis.latents import encode_means, one_per_star, usable
-from specae.analysis.mutual_information import best_node_null, sigma_clip_label
 from specae.analysis.paper_comparison import PaperComparison, compare_with_paper
 from specae.analysis.verdicts import BUDGETS, BudgetTrend
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.loop import TrainResult
 
-NULL_PERCENTILE = 95.0  # C5's best node must exceed this percentile of the best-node null
-
 
 @dataclass(frozen=True)
 class BudgetPoint:
     """One budget's numbers. errors: "β-VAE", "deterministic" and "PCA" → :func:`error_table` row at the main
-    size on the validation stars; comparison: the β-VAE's §6 nodes; nulls: label → 95th percentile of the
-    best-node null (nats); probes: label → ridge probe; gap: the β-VAE's (validation − training) / training R."""
+    size on the validation stars; comparison: the β-VAE's §6 nodes (each with its best-node null); probes:
+    label → ridge probe; gap: the β-VAE's (validation − training) / training R."""
 
     budget: int
     steps: int
     errors: dict[str, dict]
     comparison: PaperComparison
-    nulls: dict[str, float]
     probes: dict[str, LabelProbe]
     gap: float
 
@@ -67,15 +63,9 @@ def budget_point(budget: int, vae: TrainResult, deterministic: TrainResult, data
     mu = encode_means(vae.model, data, stars)
     labels = {name: np.asarray(data.labels[name][stars], dtype=np.float64) for name in ("rv", "teff")}
     comparison = compare_with_paper(mu, labels, seed=seed)
-    candidates = comparison.informative if comparison.informative.size else None
-    nulls = {}
-    for name, label in labels.items():
-        kept = sigma_clip_label(label, sigma=5.0)
-        null = best_node_null(mu[kept], label[kept], nodes=candidates, seed=seed)
-        nulls[name] = float(np.percentile(null, NULL_PERCENTILE))
     train_error = star_errors(vae.model, data, usable(data, split.train))[0]
     return BudgetPoint(budget=budget, steps=int(vae.history[-1]["step"]), errors={**errors, "PCA": pca_row},
-                       comparison=comparison, nulls=nulls,
+                       comparison=comparison,
                        probes={name: label_probe(vae.model, data, split, name) for name in labels},
                        gap=(errors["β-VAE"]["stars"] - train_error) / train_error)
 

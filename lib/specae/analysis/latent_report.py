@@ -20,6 +20,7 @@ from specae.analysis.claims import (
     check_c5,
     check_c6,
     not_testable,
+    unless_rv_node,
 )
 from specae.analysis.informative import informative_nodes
 from specae.analysis.latents import EncodedSet, encode_labelled, encode_means, one_per_star, usable
@@ -79,15 +80,19 @@ class LatentReport:
         centres = self.window.centres
         return int(np.count_nonzero((centres >= self.window.low) & (centres <= self.window.high)))
 
-    def c5(self) -> ClaimCheck:
-        return check_c5(self.comparison)
+    def c5(self, label: str) -> ClaimCheck:
+        """C5's ``label`` half ("rv" or "teff")."""
+        return check_c5(self.comparison, label)
 
     def c6(self) -> ClaimCheck:
+        """C6, not testable without an RV node (C5's RV half) or a window."""
         rv = self.labels["rv"]
         if self.window is None or self.sweep is None:
-            return not_testable("C6", C6_PAPER, C6_TOLERANCE, f"no velocity window to read: {self.no_window}")
-        return check_c6(self.window, self.window_bins, (float(rv.min()), float(rv.max())), self.turning,
-                        self.sweep.shifts)
+            check = not_testable("C6", C6_PAPER, C6_TOLERANCE, f"no velocity window to read: {self.no_window}")
+        else:
+            check = check_c6(self.window, self.window_bins, (float(rv.min()), float(rv.max())), self.turning,
+                             self.sweep.shifts)
+        return unless_rv_node(check, self.c5("rv"))
 
     def seed_row(self) -> dict[str, object]:
         """The §6 numbers as one row of a table over seeds: informative nodes, the RV and Teff nodes with their MI
@@ -116,13 +121,13 @@ class LatentReport:
         return {"informative nodes": int(self.comparison.informative.size),
                 "RV node, MI (nats)": f"z{rv.node}, {rv.ksg:.2f}",
                 "Teff node, MI (nats)": f"z{teff.node}, {teff.ksg:.2f}",
-                "C5": self.c5().verdict, "C6": self.c6().verdict}
+                "C5 RV": self.c5("rv").verdict, "C5 Teff": self.c5("teff").verdict, "C6": self.c6().verdict}
 
 
 # A collapsed code (validation KL below COLLAPSE_KL_NATS) has no node for anything: its row is not computed, since
 # the nodes' MI would be noise on codes near zero, and its claims are not testable.
 COLLAPSED_ROW = {"informative nodes": 0, "RV node, MI (nats)": "collapsed", "Teff node, MI (nats)": "collapsed",
-                 "C5": "not testable", "C6": "not testable"}
+                 "C5 RV": "not testable", "C5 Teff": "not testable", "C6": "not testable"}
 
 
 def beta_study_reading(collapsed: list[float], reports: dict[float, LatentReport]) -> str:

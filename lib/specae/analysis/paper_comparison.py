@@ -20,7 +20,7 @@ import numpy as np
 from astropy.table import Table
 
 from specae.analysis.informative import informative_nodes
-from specae.analysis.mutual_information import estimate_mi, ksg_mi, sigma_clip_label
+from specae.analysis.mutual_information import best_node_null, estimate_mi, ksg_mi, sigma_clip_label
 
 PAPER_LATENT_DIM = 128
 PAPER_INFORMATIVE_NODES = (11, 19, 58, 85, 99, 124)
@@ -29,12 +29,15 @@ PAPER_NODES = {"rv": 124, "teff": 85}
 PAPER_MI_GMM = {"rv": (1.51, 0.02), "teff": (1.33, 0.02)}  # nats, mean ± bootstrap σ
 PAPER_MI_HISTOGRAM_40 = {"rv": 1.22, "teff": 1.33}  # nats, read from a heat map (± 0.01)
 PAPER_MI_KSG_RANGE = {"rv": (1.7, 1.8), "teff": (1.3, 1.4)}  # nats
+BEST_NULL_PERCENTILE = 95.0  # C5's best node must exceed this percentile of the best-node null (Study II)
 
 
 @dataclass(frozen=True)
 class LabelNode:
-    """The node that carries a label: its index, its MI with the label by two estimators (nats), and the
-    runner-up (the candidate of next-highest KSG MI; -1 and NaN when there is only one candidate)."""
+    """The node that carries a label: its index, its MI with the label by two estimators (nats), whether each
+    estimate is above its own shuffled null, the 95th percentile of the best-node null (Study II's C5 null: per
+    shuffle the largest KSG MI over the candidates, since the node was chosen as the best of them; NaN where not
+    computed), and the runner-up (the candidate of next-highest KSG MI; -1 and NaN when there is only one)."""
 
     label: str
     node: int
@@ -45,12 +48,19 @@ class LabelNode:
     above_noise: bool
     second_node: int = -1
     second_ksg: float = float("nan")
+    best_null: float = float("nan")
+
+    @property
+    def above_best_null(self) -> bool:
+        """Whether the KSG MI exceeds the 95th percentile of the best-node null (False where not computed)."""
+        return bool(self.ksg > self.best_null)
 
 
 def label_node(mu: np.ndarray, label: np.ndarray, name: str, seed: int = 0, n_bootstrap: int = 100,
                n_null: int = 100, candidates=None) -> LabelNode:
     """The candidate node (default: all) of highest KSG MI with ``label`` (NaN dropped, 5σ-clipped), with its
-    KSG and histogram MI, their errors and the runner-up. mu: (n, n_nodes); label: (n,)."""
+    KSG and histogram MI, their errors, the best-node null over the candidates (``n_null`` shuffles) and the
+    runner-up. mu: (n, n_nodes); label: (n,)."""
     label = np.asarray(label, dtype=np.float64)
     kept = sigma_clip_label(label, sigma=5.0)
     nodes = np.arange(mu.shape[1]) if candidates is None else np.asarray(candidates, dtype=np.int64)
@@ -63,8 +73,9 @@ def label_node(mu: np.ndarray, label: np.ndarray, name: str, seed: int = 0, n_bo
     ksg = estimate_mi(x, y, estimator="ksg", n_bootstrap=n_bootstrap, n_null=n_null, seed=seed)
     histogram = estimate_mi(x, y, estimator="histogram", bins=40, n_bootstrap=n_bootstrap, n_null=n_null, seed=seed)
     second = (int(nodes[order[1]]), float(scores[order[1]])) if nodes.size > 1 else (-1, float("nan"))
+    best_null = np.percentile(best_node_null(mu[kept], y, nodes=nodes, n_null=n_null, seed=seed), BEST_NULL_PERCENTILE)
     return LabelNode(name, node, ksg.value, ksg.boot_std, histogram.value, histogram.boot_std,
-                     bool(ksg.above_noise and histogram.above_noise), *second)
+                     bool(ksg.above_noise and histogram.above_noise), *second, best_null=float(best_null))
 
 
 @dataclass(frozen=True)

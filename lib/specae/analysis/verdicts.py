@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from specae.analysis.claims import INCONCLUSIVE, NOT_TESTABLE, ClaimCheck
+from specae.analysis.claims import CLAIMS, DECIDING, INCONCLUSIVE, NOT_TESTABLE, ClaimCheck
 from specae.analysis.run_state import COLLAPSED, UNCONVERGED
 
 REPRODUCED = "✓ reproduced"
@@ -85,3 +85,65 @@ def decide(checks: Mapping[int, ClaimCheck], run_states: Mapping[str, str], tren
     if trend.moves_toward:
         return Verdict(NOT_REACHED, f"fails for every seed but moves toward the tolerance with budget ({trend})")
     return Verdict(CONTRADICTED, f"fails for every seed and does not move toward the tolerance with budget ({trend})")
+
+
+@dataclass(frozen=True)
+class ClaimVerdict:
+    """A claim (or half) judged over seeds: its check per seed (seed → :class:`ClaimCheck`) and the
+    :class:`Verdict` that :func:`decide` gives them."""
+
+    claim: str
+    checks: Mapping[int, ClaimCheck]
+    decided: Verdict
+
+    @property
+    def verdict(self) -> str:
+        return self.decided.verdict
+
+    @property
+    def reason(self) -> str:
+        return self.decided.reason
+
+    @property
+    def statement(self) -> str:
+        return CLAIMS[self.claim]
+
+    @property
+    def paper(self) -> str:
+        return next(iter(self.checks.values())).paper
+
+    @property
+    def tolerance(self) -> str:
+        return next(iter(self.checks.values())).tolerance
+
+    @property
+    def ours(self) -> str:
+        """Each seed's numbers and verdict, e.g. "seed 0: … (✓); seed 1: … (✗); seed 2: not testable: …"."""
+        return "; ".join(f"seed {seed}: {check.ours}" + (f" ({check.verdict})" if check.testable else "")
+                         for seed, check in self.checks.items())
+
+    @property
+    def deciding(self) -> str:
+        """The deciding number with its range over the seeds that could test it, e.g. "MI of the RV node (nats):
+        0.02–0.04"; "—" when no seed could."""
+        name, form = DECIDING[self.claim]
+        numbers = sorted(check.number for check in self.checks.values() if check.number is not None)
+        if not numbers:
+            return "—"
+        low, high = form.format(numbers[0]), form.format(numbers[-1])
+        return f"{name}: {low}" + ("" if low == high else f" … {high}")
+
+    def as_row(self) -> dict:
+        return dict(claim=self.claim, statement=self.statement, verdict=self.verdict, deciding=self.deciding,
+                    reason=self.reason, paper=self.paper, ours=self.ours, tolerance=self.tolerance)
+
+
+def judge(claim: str, checks: Mapping[int, ClaimCheck], run_states: Mapping[str, str],
+          trend: BudgetTrend | None = None, lacking: Sequence[str] = ()) -> ClaimVerdict:
+    """``claim`` judged over the seeds' checks by :func:`decide`: the states of the runs it reads (run name →
+    state), its budget trend (None where budget scaling does not follow it) and the capabilities it lacks."""
+    if not checks:
+        raise ValueError(f"{claim} needs the check of at least one seed")
+    if any(check.claim != claim for check in checks.values()):
+        raise ValueError(f"every check must be of {claim}, got {sorted({c.claim for c in checks.values()})}")
+    return ClaimVerdict(claim, dict(checks), decide(checks, run_states, trend, lacking))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from specae.analysis.claims import ClaimCheck, ClaimVerdict
+from specae.analysis.claims import ClaimCheck
+from specae.analysis.verdicts import ClaimVerdict
 from specae.book.parameters import bad_parameters, check_parameters
 from specae.book.provenance import publish
 from specae.training.datasets import IN_MEMORY_LIMIT_BYTES, bytes_in_memory, fits_in_memory
@@ -76,7 +77,9 @@ def glue_values(values: Mapping[str, object], prefix: str = "") -> None:
 
 
 def glue_claim(check: ClaimCheck | ClaimVerdict) -> None:
-    """Glue ``<c>_paper``, ``<c>_ours``, ``<c>_tolerance`` and ``<c>_verdict`` (``c`` = "c1" …) for the book,
-    from one run's check or from the verdict over seeds."""
-    row = {field: getattr(check, field) for field in ("paper", "ours", "tolerance", "verdict")}
-    glue_values(row, prefix=f"{check.claim.lower()}_")
+    """Glue ``<c>_paper``, ``<c>_ours``, ``<c>_tolerance`` and ``<c>_verdict`` (``c`` = "c1", "c5_rv" …) for the
+    book, from one run's check or from the verdict over seeds, which also glues ``<c>_reason`` and
+    ``<c>_deciding`` (the deciding number's range over seeds) for the scorecard."""
+    fields = ("paper", "ours", "tolerance", "verdict") + (("reason", "deciding") if isinstance(check, ClaimVerdict)
+                                                          else ())
+    glue_values({field: getattr(check, field) for field in fields}, prefix=f"{check.claim.lower().replace(' ', '_')}_")
