@@ -36,29 +36,32 @@ def plot_loss_history(history: list[dict]) -> Figure:
     return fig
 
 
-def plot_convergence(histories: dict[str, list[dict]], verdicts: dict[str, Convergence], columns: int = 6) -> Figure:
+def plot_convergence(histories: dict[str, list[dict]], verdicts: dict[str, Convergence],
+                     states: dict[str, str] | None = None, columns: int = 6) -> Figure:
     """Each run's validation L1 against step, the span the convergence criterion judges (its last 20 % of
-    steps) shaded and the best value before it dashed; the panel's title gives the verdict.
+    steps) shaded and the best value before it dashed; the panel's title gives the run's state.
 
-    histories: run name → per-epoch history; verdicts: run name → :class:`~specae.analysis.convergence.Convergence`.
+    histories: run name → per-epoch history; verdicts: run name → :class:`~specae.analysis.convergence.Convergence`;
+    states: run name → Study II's state (converged, unconverged or collapsed; default: from the verdicts). A
+    collapsed run is grey whatever its curve does: its code carries nothing.
     """
+    states = states or {name: "converged" if verdict.converged else "unconverged" for name, verdict in verdicts.items()}
+    colours = {"converged": "tab:blue", "unconverged": "tab:red", "collapsed": "0.55"}
     rows = -(-len(histories) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 1.9 * rows), layout="constrained", squeeze=False)
     for ax, (name, history) in zip(axes.flat, histories.items(), strict=False):  # spare panels hidden below
         steps = [record["step"] for record in history]
         values = [record["validation_reconstruction"] for record in history]
-        verdict = verdicts[name]
+        verdict, state = verdicts[name], states[name]
         ax.axvspan(0.8 * steps[-1], steps[-1], color="0.9")
-        ax.plot(steps, values, "o-", ms=2.5, lw=1, color="tab:blue" if verdict.converged else "tab:red")
+        ax.plot(steps, values, "o-", ms=2.5, lw=1, color=colours[state])
+        ax.tick_params(labelsize="x-small")
         if not verdict.testable:  # no epoch before the last 20 %: nothing to compare the tail with
             ax.set_title(f"{name}\ntoo short to judge", fontsize="small")
-            ax.tick_params(labelsize="x-small")
             continue
         ax.axhline(verdict.best_before, color="0.4", lw=0.8, ls="--")
         ax.set_ylim(verdict.best_before * 0.97, values[len(values) // 4] if len(values) > 3 else max(values))
-        ax.set_title(f"{name}\n{'converged' if verdict.converged else 'NOT converged'}, "
-                     f"{100 * verdict.late_gain:+.2f} %", fontsize="small")
-        ax.tick_params(labelsize="x-small")
+        ax.set_title(f"{name}\n{state}, {100 * verdict.late_gain:+.2f} %", fontsize="small")
     for ax in list(axes.flat)[len(histories):]:
         ax.set_visible(False)
     fig.supxlabel("step")

@@ -1,0 +1,28 @@
+"""The convergence figure colours each run by its Study II state and names the state in the panel's title."""
+
+import matplotlib.pyplot as plt
+from matplotlib.colors import to_rgba
+
+from specae.analysis.convergence import convergence
+from specae.book.figures import plot_convergence
+
+
+def _history(curve):
+    return [{"step": 500 * (i + 1), "validation_reconstruction": value} for i, value in enumerate(curve)]
+
+
+def test_a_collapsed_run_is_grey_and_named_collapsed_though_its_curve_converged():
+    flat = _history([0.2, 0.1, 0.08, 0.07, 0.065, 0.0649, 0.0648, 0.0648, 0.0648, 0.0648])
+    falling = _history([0.2, 0.1, 0.08, 0.07, 0.065, 0.064, 0.063, 0.062, 0.058, 0.055])
+    histories = {"vae8": flat, "ae8": flat, "vae16": falling}
+    verdicts = {name: convergence(history) for name, history in histories.items()}
+    states = {"vae8": "collapsed", "ae8": "converged", "vae16": "unconverged"}
+    figure = plot_convergence(histories, verdicts, states, columns=2)
+    axes = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(axes) == 3 and not figure.axes[3].get_visible()
+    colours = {ax.get_title().split("\n")[0]: to_rgba(ax.lines[0].get_color()) for ax in axes}
+    assert colours == {"vae8": to_rgba("0.55"), "ae8": to_rgba("tab:blue"), "vae16": to_rgba("tab:red")}
+    titles = [ax.get_title().split("\n")[1] for ax in axes]
+    assert titles[0].startswith("collapsed, ") and titles[1].startswith("converged, ")
+    assert titles[2].startswith("unconverged, +")
+    plt.close(figure)
