@@ -13,6 +13,7 @@ from specae.analysis.bottleneck import (
     reconstruction_errors,
 )
 from specae.analysis.claims import (
+    ACTIVE_UNIT_NATS,
     CLAIMS,
     COLLAPSE_KL_NATS,
     INCONCLUSIVE,
@@ -70,13 +71,13 @@ from specae.analysis.traversal import (
 )
 from specae.analysis.verdicts import ClaimVerdict, Verdict, decide, judge
 
-__all__ = ["CLAIMS", "COLLAPSE_KL_NATS", "ClaimCheck", "ClaimVerdict", "Convergence", "DisentanglementScores",
-           "DopplerSweep", "DrawShares", "EncodedSet", "FactorScores", "FactorSensitivity", "INCONCLUSIVE",
-           "LABEL_COLUMNS", "LabelNode", "LatentShift", "MIEstimate", "MIIndicator", "MI_BINS", "MedianBand",
-           "MonotonicWindow", "NOT_TESTABLE", "PaperComparison", "ProbeResult", "RELEASED_CHECKPOINT_ITERATIONS",
-           "RunState", "Verdict", "all_converged", "check_c1", "check_c2", "check_c3", "check_c4", "check_c5",
-           "check_c6", "check_c7", "collapsed_sizes", "compare_with_paper", "convergence", "decide",
-           "disentanglement_scores", "doppler_shift_kms", "doppler_sweep", "draw_shares", "encode_labelled",
+__all__ = ["ACTIVE_UNIT_NATS", "CLAIMS", "COLLAPSE_KL_NATS", "ClaimCheck", "ClaimVerdict", "Convergence",
+           "DisentanglementScores", "DopplerSweep", "DrawShares", "EncodedSet", "FactorScores", "FactorSensitivity",
+           "INCONCLUSIVE", "LABEL_COLUMNS", "LabelNode", "LatentShift", "MIEstimate", "MIIndicator", "MI_BINS",
+           "MedianBand", "MonotonicWindow", "NOT_TESTABLE", "PaperComparison", "ProbeResult",
+           "RELEASED_CHECKPOINT_ITERATIONS", "RunState", "Verdict", "all_converged", "check_c1", "check_c2", "check_c3",
+           "check_c4", "check_c5", "check_c6", "check_c7", "collapsed_sizes", "compare_with_paper", "convergence",
+           "decide", "disentanglement_scores", "doppler_shift_kms", "doppler_sweep", "draw_shares", "encode_labelled",
            "encode_means", "error_table", "errors_by_seed", "estimate_mi", "example_star", "factor_sensitivity",
            "histogram_mi", "informative_nodes", "judge", "ksg_mi", "label_node", "latent_shift",
            "load_published_latents", "masked_flux", "median_band", "mi_indicator", "mi_table", "monotonic_window",

@@ -19,6 +19,8 @@ from specae.analysis.convergence import Convergence, convergence
 from specae.analysis.latents import node_kl
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.loop import TrainResult
+from specae.training.reference_runs import ReferenceRun
+from specae.training.run_cache import cached_train
 
 COLLAPSED, CONVERGED, UNCONVERGED = "collapsed", "converged", "unconverged"
 
@@ -76,3 +78,9 @@ def assess_run(result: TrainResult) -> dict:
 def collapsed_sizes(by_size: Mapping[int, TrainResult]) -> list[int]:
     """The latent sizes (of size → β-VAE run) whose run collapsed: its code tells the decoder almost nothing."""
     return [size for size, run in by_size.items() if state_of(run).state == COLLAPSED]
+
+
+def recorded_state(run: ReferenceRun) -> dict:
+    """The state of a committed reference run as its manifest records it, or, for a run written before Study II
+    recorded states, measured from the loaded run."""
+    return run.manifest.get("run_state") or assess_run(cached_train(run.preset, device="cpu"))
