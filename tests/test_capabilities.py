@@ -2,10 +2,11 @@
 draws narrow lines when its line-core error beats PCA's."""
 
 import numpy as np
+import pytest
 import torch
 from astropy.table import Table
 
-from specae.analysis.capabilities import NARROW_LINES, RV_IN_CODE, TEFF_IN_CODE, Capabilities, LabelProbe, label_probe
+from specae.analysis.capabilities import LabelProbe, label_in_code, label_probe, lacking, narrow_lines
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.split import Split
 
@@ -38,16 +39,20 @@ def test_a_label_the_code_carries_is_found_and_one_it_does_not_is_not():
     split = Split(train=np.arange(300), validation=np.arange(300, 400))  # stars 0–149 and 150–199
     rv = label_probe(Reader(), data, split, "rv")
     # pixel 0 = RV / 30 + N(0, 0.1): the probe's RMSE is near 30 × 0.1 = 3 km/s against a spread near 30 km/s
-    assert 2.0 < rv.rmse < 4.5 and 24 < rv.spread < 36 and rv.present
+    assert 2.0 < rv.rmse < 4.5 and 24 < rv.spread < 36 and label_in_code(rv).present
     teff = label_probe(Reader(), data, split, "teff")  # independent of both pixels: RMSE ≈ its spread
-    assert teff.rmse > 0.9 * teff.spread and not teff.present
+    assert teff.rmse > 0.9 * teff.spread and not label_in_code(teff).present
 
 
 def test_each_claim_lacks_only_the_capabilities_it_needs():
-    capabilities = Capabilities(line_cores=0.104, pca_line_cores=0.078, rv=LabelProbe("rv", 28.0, 30.0),
-                                teff=LabelProbe("teff", 90.0, 600.0))
-    assert capabilities.present == {NARROW_LINES: False, RV_IN_CODE: False, TEFF_IN_CODE: True}
-    assert capabilities.lacking("C1") == ["narrow lines (line-core error 0.1040 against PCA's 0.0780)"]
-    assert capabilities.lacking("C5 RV") == ["RV in the code (rv probe RMSE 28 against a spread of 30)"]
-    assert capabilities.lacking("C6") == capabilities.lacking("C5 RV")
-    assert capabilities.lacking("C5 Teff") == [] and capabilities.lacking("C3") == []
+    measured = {capability.name: capability for capability in (
+        narrow_lines(0.104, 0.078), label_in_code(LabelProbe("rv", 28.0, 30.0)),
+        label_in_code(LabelProbe("teff", 90.0, 600.0)))}
+    assert [capability.present for capability in measured.values()] == [False, False, True]
+    assert lacking("C1", measured) == ["narrow lines (line-core error 0.1040 against PCA's 0.0780)"]
+    assert lacking("C5 RV", measured) == ["RV in the code (rv probe RMSE 28 against a spread of 30)"]
+    assert lacking("C6", measured) == lacking("C5 RV", measured)
+    assert lacking("C5 Teff", measured) == [] and lacking("C3", {}) == []
+    assert narrow_lines(0.0779, 0.078).present  # strictly below PCA's
+    with pytest.raises(ValueError, match="C2 needs the capabilities"):
+        lacking("C2", {})

@@ -59,3 +59,29 @@ def test_a_written_run_records_its_state(tmp_path):
     assert "validation KL 0.006 nats (floor 0.1), 0 active units" in states[True]["reason"]
     assert states[False]["state"] == CONVERGED and states[False]["validation_kl"] is None
     assert collapsed_sizes({8: results[True]}) == [8]  # the same state, measured again from the run
+
+
+def test_run_states_read_a_committed_runs_record_and_measure_any_other_run(tmp_path, monkeypatch):
+    """A run loaded from runs/ takes the state its manifest records (no encoder pass); any other run is measured."""
+    import importlib
+    from types import SimpleNamespace
+
+    from specae import get_preset
+    from specae.training.run_cache import cached_train
+
+    module = importlib.import_module("specae.analysis.run_state")  # the package's run_state is the function
+    vae = cached_train(get_preset("smoke", epochs=2, n_spectra=48, n_objects=12), device="cpu", cache_dir=tmp_path)
+    assert module.run_states([vae]) == {"vae8-beta1e-03-balanced-2ep-seed0 (smoke)": COLLAPSED}  # measured
+    committed = SimpleNamespace(path=vae.checkpoint.parent, manifest={"run_state": {"state": "converged"}})
+    monkeypatch.setattr(module, "find_reference_run", lambda preset: committed)
+    assert module.run_states([vae]) == {"vae8-beta1e-03-balanced-2ep-seed0 (smoke)": CONVERGED}  # as recorded
+
+
+def test_a_study_run_is_named_by_the_study_and_any_other_by_what_sets_it_apart():
+    from specae import get_preset
+    from specae.training.study_runs import run_name, study_preset
+
+    assert run_name(study_preset("ae32-seed2")) == "ae32-seed2"
+    assert run_name(study_preset("vae16-budget8x-seed0")) == "vae16-budget8x-seed0"
+    assert run_name(get_preset("study", latent_dim=7)) == "vae7-beta1e-03-balanced-16ep-seed0 (study)"
+    assert run_name(get_preset("smoke", variational=False, balanced=False)) == "ae8-uniform-2ep-seed0 (smoke)"

@@ -5,14 +5,15 @@ A model that lacks one cannot show the claim however the rule is worded, so a cl
 for want of it is *not reached at this budget*:
 
 * *narrow lines* (C1, C2): the deterministic model's line-core error at the main size is below PCA's at equal
-  dimension;
+  dimension (:func:`narrow_lines`);
 * *RV in the code* (C5's RV half, C6) and *Teff in the code* (C5's Teff half): a ridge probe from the β-VAE's μ
   to the label, fitted on one spectrum of each training star and scored on one of each validation star, has an
-  RMSE below half the validation stars' standard deviation of the label.
+  RMSE below half the validation stars' standard deviation of the label (:func:`label_in_code`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,16 @@ NARROW_LINES, RV_IN_CODE, TEFF_IN_CODE = "narrow lines", "RV in the code", "Teff
 PROBE_SPREAD_FRACTION = 0.5  # a label is in the code when the probe's RMSE is below this × the label's spread
 NEEDS = {"C1": (NARROW_LINES,), "C2": (NARROW_LINES,), "C5 RV": (RV_IN_CODE,), "C5 Teff": (TEFF_IN_CODE,),
          "C6": (RV_IN_CODE,)}  # claim (or half) → the capabilities it needs
+LABEL_CAPABILITIES = {"rv": RV_IN_CODE, "teff": TEFF_IN_CODE}
+
+
+@dataclass(frozen=True)
+class Capability:
+    """name: one of the capabilities above; present: whether the model has it; numbers: the measurement, in words."""
+
+    name: str
+    present: bool
+    numbers: str
 
 
 @dataclass(frozen=True)
@@ -36,11 +47,6 @@ class LabelProbe:
     label: str
     rmse: float
     spread: float
-
-    @property
-    def present(self) -> bool:
-        """Whether the label is in the code: RMSE below :data:`PROBE_SPREAD_FRACTION` × its spread."""
-        return self.rmse < PROBE_SPREAD_FRACTION * self.spread
 
     def __str__(self) -> str:
         return f"{self.label} probe RMSE {self.rmse:.3g} against a spread of {self.spread:.3g}"
@@ -62,23 +68,22 @@ def label_probe(model: SpectrumAutoencoder, data: SpectraSet, split: Split, labe
     return LabelProbe(label, rmse, float(np.std(validation_label)))
 
 
-@dataclass(frozen=True)
-class Capabilities:
-    """What the seed-0 main runs can do: the line-core errors of the deterministic model and of PCA at the main
-    size, and the β-VAE's RV and Teff probes."""
+def label_in_code(probe: LabelProbe) -> Capability:
+    """*RV* or *Teff in the code*: the probe's RMSE is below :data:`PROBE_SPREAD_FRACTION` × the label's spread."""
+    return Capability(LABEL_CAPABILITIES[probe.label], probe.rmse < PROBE_SPREAD_FRACTION * probe.spread, str(probe))
 
-    line_cores: float
-    pca_line_cores: float
-    rv: LabelProbe
-    teff: LabelProbe
 
-    @property
-    def present(self) -> dict[str, bool]:
-        return {NARROW_LINES: self.line_cores < self.pca_line_cores, RV_IN_CODE: self.rv.present,
-                TEFF_IN_CODE: self.teff.present}
+def narrow_lines(line_cores: float, pca_line_cores: float) -> Capability:
+    """*Narrow lines*: the deterministic model's line-core error at the main size is below PCA's."""
+    return Capability(NARROW_LINES, line_cores < pca_line_cores,
+                      f"line-core error {line_cores:.4f} against PCA's {pca_line_cores:.4f}")
 
-    def lacking(self, claim: str) -> list[str]:
-        """The capabilities ``claim`` (e.g. "C1", "C5 RV") needs that the model lacks, each with its numbers."""
-        numbers = {NARROW_LINES: f"line-core error {self.line_cores:.4f} against PCA's {self.pca_line_cores:.4f}",
-                   RV_IN_CODE: str(self.rv), TEFF_IN_CODE: str(self.teff)}
-        return [f"{name} ({numbers[name]})" for name in NEEDS.get(claim, ()) if not self.present[name]]
+
+def lacking(claim: str, capabilities: Mapping[str, Capability]) -> list[str]:
+    """The capabilities ``claim`` (e.g. "C1", "C5 RV") needs that the model lacks, each with its numbers;
+    ``capabilities``: name → measured capability, holding every one the claim needs."""
+    missing = [name for name in NEEDS.get(claim, ()) if name not in capabilities]
+    if missing:
+        raise ValueError(f"{claim} needs the capabilities {missing} measured (see specae.analysis.capabilities)")
+    return [f"{name} ({capabilities[name].numbers})" for name in NEEDS.get(claim, ())
+            if not capabilities[name].present]

@@ -9,7 +9,7 @@ whatever its loss curve does: a code that carries nothing can stop improving ear
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,8 +19,9 @@ from specae.analysis.convergence import Convergence, convergence
 from specae.analysis.latents import node_kl
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.loop import TrainResult
-from specae.training.reference_runs import ReferenceRun
+from specae.training.reference_runs import ReferenceRun, find_reference_run
 from specae.training.run_cache import cached_train
+from specae.training.study_runs import run_name
 
 COLLAPSED, CONVERGED, UNCONVERGED = "collapsed", "converged", "unconverged"
 
@@ -84,3 +85,16 @@ def recorded_state(run: ReferenceRun) -> dict:
     """The state of a committed reference run as its manifest records it, or, for a run written before Study II
     recorded states, measured from the loaded run."""
     return run.manifest.get("run_state") or assess_run(cached_train(run.preset, device="cpu"))
+
+
+def run_states(results: Iterable[TrainResult]) -> dict[str, str]:
+    """Run name (:func:`~specae.training.study_runs.run_name`) → state of each run: the state its committed
+    manifest records when the run is a reference run, else measured (:func:`state_of`)."""
+    states = {}
+    for result in results:
+        committed = find_reference_run(result.preset)
+        if committed is not None and committed.path == result.checkpoint.parent and "run_state" in committed.manifest:
+            states[run_name(result.preset)] = committed.manifest["run_state"]["state"]
+        else:
+            states[run_name(result.preset)] = state_of(result).state
+    return states

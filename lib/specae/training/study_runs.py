@@ -79,6 +79,18 @@ def study_preset(name: str) -> Preset:
     return get_preset(STUDY_PRESET, **STUDY_RUNS[name])
 
 
+def run_name(preset: Preset) -> str:
+    """The study's name of the run ``preset`` configures (e.g. "vae16-seed0"), or, for any other configuration,
+    a name that spells out what sets it apart: family, latent size, β, draws, epochs and seed."""
+    names = {study_preset(name).config_hash(): name for name in STUDY_RUNS}
+    if preset.config_hash() in names:
+        return names[preset.config_hash()]
+    model, train = preset.model, preset.train
+    family = f"vae{model.latent_dim}-beta{train.beta:.0e}" if model.variational else f"ae{model.latent_dim}"
+    draws = "balanced" if preset.data.balanced else "uniform"
+    return f"{family}-{draws}-{train.epochs}ep-seed{train.seed} ({preset.name})"
+
+
 def verify_study_run(name: str, device: str = "auto", cache_dir: str | os.PathLike | None = None,
                      runs_dir: str | os.PathLike | None = None) -> dict:
     """Retrain study run ``name`` from scratch on this machine (through the run cache, never the committed run, on
