@@ -94,3 +94,18 @@ def test_errors_by_seed_uses_each_seeds_own_runs_and_one_pca():
     assert errors[0]["PCA"] is errors[1]["PCA"] and errors[0]["PCA"][0]["stars"] < 1e-5  # rank 2 + a constant
     pca = pca_reconstructions(data, train, validation, (2, 4))  # one spectrum per star in train: all of them
     assert errors[0]["PCA"] == error_table(pca, target, mask, data.object_ids[validation])
+
+
+def test_budget_runs_train_both_models_for_each_multiple_of_the_steps(monkeypatch):
+    asked = []
+    _fake_training(monkeypatch, asked)
+    preset = get_preset("smoke", seed=3)
+    runs = run_sets.train_budget_runs(preset, budgets=[4, 1, 4], device="cpu")
+    reference, *presets = asked
+    assert reference is True and list(runs) == [1, 4]
+    assert [(p.train.epochs, p.model.variational, p.train.seed) for p in presets] == [
+        (2, True, 3), (2, False, 3), (8, True, 3), (8, False, 3)]
+    vae, deterministic = runs[4]
+    assert vae.preset.train.epochs == 8 and not deterministic.preset.model.variational
+    with pytest.raises(ValueError, match="integers ≥ 1"):
+        run_sets.train_budget_runs(preset, budgets=[0.5])

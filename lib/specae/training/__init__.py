@@ -10,7 +10,7 @@ from specae.training.options import TrainOptions
 from specae.training.presets import PRESETS, DataConfig, Preset, TrainConfig, get_preset, preset_from_parameters
 from specae.training.run_cache import CacheInfo, cache_info, cached_train
 from specae.training.run_keys import run_key
-from specae.training.run_sets import FAMILIES, RunSet, train_run_set
+from specae.training.run_sets import FAMILIES, RunSet, train_budget_runs, train_run_set
 from specae.training.side_by_side import cached_train_many
 from specae.training.split import Split, object_disjoint_split
 from specae.training.survey_cache import cached_synthetic
@@ -18,4 +18,5 @@ from specae.training.survey_cache import cached_synthetic
 __all__ = ["BalancedSampler", "CacheInfo", "DataConfig", "FAMILIES", "PRESETS", "Preset", "RunSet", "Split",
            "TrainConfig", "TrainOptions", "TrainResult", "cache_info", "cached_synthetic", "cached_train",
            "cached_train_many", "get_preset", "load_checkpoint", "load_synthetic", "object_disjoint_split",
-           "preset_from_parameters", "resolve_device", "run_key", "train", "train_run_set", "visibility_weights"]
+           "preset_from_parameters", "resolve_device", "run_key", "train", "train_budget_runs", "train_run_set",
+           "visibility_weights"]

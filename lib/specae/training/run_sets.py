@@ -64,3 +64,16 @@ def train_run_set(preset: Preset, sizes: Sequence[int] = (), seeds: Sequence[int
     trained = iter(cached_train_many(presets, device=device, data=data, reference=not retrain))
     runs = {name: {cell: next(trained) for cell in cells} for name in families}
     return RunSet(runs=runs, main_size=main, seeds=seeds)
+
+
+def train_budget_runs(preset: Preset, budgets: Sequence[int] = (1, 2, 4, 8), device: str = "auto",
+                      data: SpectraSet | None = None, retrain: bool = False) -> dict[int, tuple[TrainResult, ...]]:
+    """Budget → (β-VAE, deterministic) runs of ``preset`` trained for ``budget`` × its epochs, each with its own
+    whole schedule (Study II's budget scaling); reference runs are loaded unless ``retrain``."""
+    budgets = sorted(dict.fromkeys(budgets))
+    if not budgets or any(isinstance(b, bool) or int(b) != b or b < 1 for b in budgets):
+        raise ValueError(f"budgets must be integers ≥ 1 (multiples of the preset's steps), got {budgets}")
+    presets = [preset.with_overrides(epochs=preset.train.epochs * budget, **overrides)
+               for budget in budgets for overrides in FAMILIES.values()]
+    trained = cached_train_many(presets, device=device, data=data, reference=not retrain)
+    return {budget: tuple(trained[2 * i : 2 * i + 2]) for i, budget in enumerate(budgets)}
