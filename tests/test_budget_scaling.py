@@ -3,6 +3,7 @@
 from dataclasses import replace
 from types import SimpleNamespace
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -10,6 +11,7 @@ from specae import get_preset
 from specae.analysis.bottleneck import star_errors
 from specae.analysis.budget_scaling import budget_scaling, budget_trends
 from specae.analysis.latents import usable
+from specae.book.budget_figures import plot_budget_scaling
 from specae.training.run_cache import cached_train
 
 TINY = dict(epochs=2, n_spectra=48, n_objects=12)
@@ -58,3 +60,10 @@ def test_budget_points_measure_each_budgets_runs(tmp_path):
     trends = budget_trends(points, n_factors=5)
     assert trends["C5 RV"].shortfalls[1] == pytest.approx(max(0.0, 0.5 - first.mi("rv")))
     assert all(len(set(trend.shortfalls.values())) == 1 for trend in trends.values())  # equal runs, equal points
+    figure = plot_budget_scaling(points)
+    r_panel, _, mi_panel, probe_panel = figure.axes
+    assert [line.get_label() for line in r_panel.lines] == ["β-VAE", "deterministic", "PCA"]
+    assert list(r_panel.lines[1].get_ydata()) == [point.errors["deterministic"]["stars"] for point in points]
+    assert list(mi_panel.lines[0].get_xdata()) == [point.steps for point in points]
+    assert probe_panel.lines[0].get_ydata()[0] == pytest.approx(first.probes["rv"].rmse / first.probes["rv"].spread)
+    plt.close(figure)
