@@ -1,16 +1,20 @@
 """Budget scaling (Study II, docs/decisions.md, *Budget scaling*): the main configuration trained for 1, 2, 4 and
 8 × the study's steps, each run with its whole schedule, measured the same way at every budget.
 
-At each budget: R and the line-core error of both models against PCA's at the main size; the β-VAE's best RV and
-Teff nodes with their MI and the 95th percentile of their best-node null; the RV and Teff probes; the train /
-validation gap (C3) and the informative nodes (C4). :func:`budget_trends` turns the points into each claim's
-shortfall from its tolerance (:class:`~specae.analysis.verdicts.BudgetTrend`), which decides between *not
-reached at this budget* and ✗ *contradicted* for a claim that fails on every seed.
+The measurements come in three parts, so that each chapter computes only what its claims read: the errors
+(:func:`budget_errors`: R and the line-core error of both models against PCA's at the main size), the nodes
+(:func:`budget_nodes`: the β-VAE's §6 comparison, whose best RV and Teff nodes carry their MI and best-node null,
+and the RV and Teff probes) and the train / validation gap (:func:`budget_gaps`). The ``*_trend`` functions turn
+them into a claim's shortfall from its tolerance at each budget (:class:`~specae.analysis.verdicts.BudgetTrend`),
+which decides between *not reached at this budget* and ✗ *contradicted* for a claim that fails on every seed.
+
+``runs`` is always budget → (β-VAE run, deterministic run), as
+:func:`~specae.training.run_sets.train_budget_runs` gives it; every run shares one split.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,79 +28,90 @@ from specae.analysis.verdicts import BUDGETS, BudgetTrend
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.loop import TrainResult
 
+Runs = Mapping[int, tuple[TrainResult, ...]]  # budget → (β-VAE, deterministic)
+LABELS = ("rv", "teff")
+
 
 @dataclass(frozen=True)
-class BudgetPoint:
-    """One budget's numbers. errors: "β-VAE", "deterministic" and "PCA" → :func:`error_table` row at the main
-    size on the validation stars; comparison: the β-VAE's §6 nodes (each with its best-node null); probes:
-    label → ridge probe; gap: the β-VAE's (validation − training) / training R."""
+class BudgetNodes:
+    """One budget's β-VAE nodes: its §6 comparison (each label's best node with its MI and best-node null) and
+    each label's ridge probe from μ."""
 
-    budget: int
-    steps: int
-    errors: dict[str, dict]
     comparison: PaperComparison
     probes: dict[str, LabelProbe]
-    gap: float
-
-    @property
-    def ratio(self) -> float:
-        """β-VAE R / deterministic R (C2 asks for > 1: the disentangled model needs more dimensions)."""
-        return self.errors["β-VAE"]["stars"] / self.errors["deterministic"]["stars"]
 
     def mi(self, label: str) -> float:
         """KSG MI (nats) of ``label``'s best node."""
         return self.comparison.nodes[label].ksg
 
 
-def budget_point(budget: int, vae: TrainResult, deterministic: TrainResult, data: SpectraSet,
-                 pca_row: dict, seed: int = 0) -> BudgetPoint:
-    """The numbers of one budget's β-VAE and deterministic runs (same split); ``pca_row``: PCA's error row at the
-    main size on the same validation spectra."""
-    split = vae.split
+def budget_steps(runs: Runs) -> dict[int, int]:
+    """Budget → the steps its β-VAE trained."""
+    return {budget: int(pair[0].history[-1]["step"]) for budget, pair in sorted(runs.items())}
+
+
+def budget_errors(runs: Runs, data: SpectraSet, seed: int = 0) -> dict[int, dict[str, dict]]:
+    """Budget → "β-VAE", "deterministic" and "PCA" → :func:`~specae.analysis.bottleneck.error_table` row at the
+    main size on the validation stars; PCA (fitted once on one spectrum per training star) is the same row at
+    every budget."""
+    split, size = runs[min(runs)][0].split, runs[min(runs)][0].preset.model.latent_dim
     validation = usable(data, split.validation)
-    target, mask = data.flux[validation].numpy(), data.mask[validation].numpy()
+    target, mask, stars = data.flux[validation].numpy(), data.mask[validation].numpy(), data.object_ids[validation]
     cores = line_core_mask(target, mask)
-    errors = {name: error_table({0: reconstruct(run.model, data, validation)}, target, mask,
-                                data.object_ids[validation], cores)[0]
-              for name, run in (("β-VAE", vae), ("deterministic", deterministic))}
+
+    def row(reconstruction: np.ndarray) -> dict:
+        return error_table({size: reconstruction}, target, mask, stars, cores)[0]
+
+    pca = row(pca_reconstructions(data, one_per_star(data, split.train), validation, [size], seed)[size])
+    return {budget: {"β-VAE": row(reconstruct(vae.model, data, validation)),
+                     "deterministic": row(reconstruct(deterministic.model, data, validation)), "PCA": pca}
+            for budget, (vae, deterministic) in sorted(runs.items())}
+
+
+def budget_nodes(runs: Runs, data: SpectraSet, seed: int = 0) -> dict[int, BudgetNodes]:
+    """Budget → the β-VAE's nodes on one spectrum per star (as C5 reads them) and its label probes."""
     stars = one_per_star(data)
-    mu = encode_means(vae.model, data, stars)
-    labels = {name: np.asarray(data.labels[name][stars], dtype=np.float64) for name in ("rv", "teff")}
-    comparison = compare_with_paper(mu, labels, seed=seed)
-    train_error = star_errors(vae.model, data, usable(data, split.train))[0]
-    return BudgetPoint(budget=budget, steps=int(vae.history[-1]["step"]), errors={**errors, "PCA": pca_row},
-                       comparison=comparison,
-                       probes={name: label_probe(vae.model, data, split, name) for name in labels},
-                       gap=(errors["β-VAE"]["stars"] - train_error) / train_error)
+    labels = {name: np.asarray(data.labels[name][stars], dtype=np.float64) for name in LABELS}
+    return {budget: BudgetNodes(compare_with_paper(encode_means(vae.model, data, stars), labels, seed=seed),
+                                {name: label_probe(vae.model, data, vae.split, name) for name in LABELS})
+            for budget, (vae, _) in sorted(runs.items())}
 
 
-def budget_scaling(runs: Mapping[int, tuple[TrainResult, TrainResult]], data: SpectraSet,
-                   seed: int = 0) -> list[BudgetPoint]:
-    """budget → (β-VAE run, deterministic run) of the main configuration → one point per budget, in budget order;
-    PCA (fitted once on one spectrum per training star) sets the same baseline at every budget."""
-    first_vae = runs[min(runs)][0]
-    split, size = first_vae.split, first_vae.preset.model.latent_dim
-    validation = usable(data, split.validation)
-    target, mask = data.flux[validation].numpy(), data.mask[validation].numpy()
-    pca = pca_reconstructions(data, one_per_star(data, split.train), validation, [size], seed)
-    pca_row = error_table(pca, target, mask, data.object_ids[validation])[0]
-    return [budget_point(budget, *runs[budget], data, pca_row, seed) for budget in sorted(runs)]
+def budget_gaps(runs: Runs, data: SpectraSet) -> dict[int, float]:
+    """Budget → the β-VAE's (validation − training) / training R (C3's number)."""
+    gaps = {}
+    for budget, (vae, _) in sorted(runs.items()):
+        train, validation = (star_errors(vae.model, data, usable(data, side))[0]
+                             for side in (vae.split.train, vae.split.validation))
+        gaps[budget] = (validation - train) / train
+    return gaps
 
 
-def budget_trends(points: Sequence[BudgetPoint], n_factors: int) -> dict[str, BudgetTrend]:
-    """Claim (or half) → its deciding number's shortfall from the tolerance at each budget (0 where it holds):
-    C2 1 − the β-VAE / deterministic ratio; C3 |gap| − 10 %; C4 the informative count's distance from 1 … the
-    number of true factors; C5's halves MIN_LABEL_MI_NATS − the best node's MI. C1, C6 and C7 have no trend: C1
-    compares sizes, C6 needs an RV node and C7 uniform draws, none of which budget scaling trains."""
-    by_budget = {point.budget: point for point in points}
-    if set(by_budget) != set(BUDGETS):
-        raise ValueError(f"budget trends need points at budgets {BUDGETS}, got {sorted(by_budget)}")
+def _trend(values: Mapping[int, object], shortfall: Callable) -> BudgetTrend | None:
+    """The trend of ``shortfall(value)`` (clipped at 0) over :data:`BUDGETS`; None unless every one was trained."""
+    if not set(BUDGETS) <= set(values):
+        return None
+    return BudgetTrend({budget: max(0.0, float(shortfall(values[budget]))) for budget in BUDGETS})
 
-    def trend(shortfall) -> BudgetTrend:
-        return BudgetTrend({budget: max(0.0, float(shortfall(point))) for budget, point in by_budget.items()})
 
-    return {"C2": trend(lambda p: 1 - p.ratio),
-            "C3": trend(lambda p: abs(p.gap) - TRAIN_VALIDATION_TOLERANCE),
-            "C4": trend(lambda p: max(1 - p.comparison.informative.size, p.comparison.informative.size - n_factors)),
-            "C5 RV": trend(lambda p: MIN_LABEL_MI_NATS - p.mi("rv")),
-            "C5 Teff": trend(lambda p: MIN_LABEL_MI_NATS - p.mi("teff"))}
+def c2_trend(errors: Mapping[int, dict[str, dict]]) -> BudgetTrend | None:
+    """C2: 1 − the β-VAE / deterministic ratio of R (C2 asks for a ratio above 1)."""
+    return _trend(errors, lambda rows: 1 - rows["β-VAE"]["stars"] / rows["deterministic"]["stars"])
+
+
+def c3_trend(gaps: Mapping[int, float]) -> BudgetTrend | None:
+    """C3: |gap| less the tolerance."""
+    return _trend(gaps, lambda gap: abs(gap) - TRAIN_VALIDATION_TOLERANCE)
+
+
+def c4_trend(nodes: Mapping[int, BudgetNodes], n_factors: int) -> BudgetTrend | None:
+    """C4: the informative count's distance from 1 … ``n_factors``."""
+    return _trend(nodes, lambda point: max(1 - point.comparison.informative.size,
+                                           point.comparison.informative.size - n_factors))
+
+
+def c5_trends(nodes: Mapping[int, BudgetNodes]) -> dict[str, BudgetTrend | None]:
+    """C5's halves: MIN_LABEL_MI_NATS less the KSG MI of the label's best node."""
+    return {f"C5 {'RV' if label == 'rv' else 'Teff'}": _trend(nodes, lambda point, label=label: MIN_LABEL_MI_NATS
+                                                             - point.mi(label))
+            for label in LABELS}
