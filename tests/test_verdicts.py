@@ -54,3 +54,15 @@ def test_a_budget_trend_needs_every_budget_and_distances():
     assert BudgetTrend({1: 0.1, 2: 0.1, 4: 0.1, 8: 0.075}).moves_toward  # exactly 75 %: moving
     with pytest.raises(ValueError, match="needs the check of at least one seed"):
         decide({}, {})
+
+
+def test_budget_runs_are_read_only_when_their_trend_decides():
+    """An unconverged 8× run leaves a failing claim inconclusive, but does not touch one that holds or one that a
+    missing capability decides."""
+    budget = {"ae16-budget8x-seed0": UNCONVERGED, "ae16-budget2x-seed0": CONVERGED}
+    failing = decide(_checks(False, False), CONVERGED_RUNS, MOVING, (), budget)
+    assert failing.verdict == INCONCLUSIVE and "unconverged: ae16-budget8x-seed0" in failing.reason
+    assert decide(_checks(True, True), CONVERGED_RUNS, MOVING, (), budget).verdict == REPRODUCED
+    assert decide(_checks(False, False), CONVERGED_RUNS, FLAT, ("narrow lines",), budget).verdict == NOT_REACHED
+    settled = {name: CONVERGED for name in budget}
+    assert decide(_checks(False, False), CONVERGED_RUNS, FLAT, (), settled).verdict == CONTRADICTED

@@ -54,10 +54,11 @@ class Verdict:
 
 
 def decide(checks: Mapping[int, ClaimCheck], run_states: Mapping[str, str], trend: BudgetTrend | None = None,
-           lacking: Sequence[str] = ()) -> Verdict:
+           lacking: Sequence[str] = (), trend_states: Mapping[str, str] | None = None) -> Verdict:
     """The verdict of one claim (or half) from its check per seed (seed → check), the states of the runs it reads
-    (run name → state), its budget trend (None when budget scaling has not run) and the capabilities the model
-    measurably lacks (e.g. "narrow lines")."""
+    (run name → state), its budget trend (None when budget scaling has not run), the capabilities the model
+    measurably lacks (e.g. "narrow lines") and the states of the budget-scaling runs behind the trend, which are
+    read only when the trend decides (then a collapsed or unconverged one leaves the claim inconclusive)."""
     if not checks:
         raise ValueError("a verdict needs the check of at least one seed")
     untestable = {seed: check for seed, check in checks.items() if not check.testable}
@@ -82,6 +83,10 @@ def decide(checks: Mapping[int, ClaimCheck], run_states: Mapping[str, str], tren
     if trend is None:
         return Verdict(INCONCLUSIVE, "fails for every seed, and no budget scaling decides between contradicted and "
                                      "not reached")
+    unsettled = sorted(name for name, state in (trend_states or {}).items() if state in (COLLAPSED, UNCONVERGED))
+    if unsettled:
+        return Verdict(INCONCLUSIVE, f"fails for every seed, and budget-scaling runs it would read are collapsed or "
+                                     f"unconverged: {', '.join(unsettled)}")
     if trend.moves_toward:
         return Verdict(NOT_REACHED, f"fails for every seed but moves toward the tolerance with budget ({trend})")
     return Verdict(CONTRADICTED, f"fails for every seed and does not move toward the tolerance with budget ({trend})")
@@ -139,11 +144,13 @@ class ClaimVerdict:
 
 
 def judge(claim: str, checks: Mapping[int, ClaimCheck], run_states: Mapping[str, str],
-          trend: BudgetTrend | None = None, lacking: Sequence[str] = ()) -> ClaimVerdict:
+          trend: BudgetTrend | None = None, lacking: Sequence[str] = (),
+          trend_states: Mapping[str, str] | None = None) -> ClaimVerdict:
     """``claim`` judged over the seeds' checks by :func:`decide`: the states of the runs it reads (run name →
-    state), its budget trend (None where budget scaling does not follow it) and the capabilities it lacks."""
+    state), its budget trend (None where budget scaling does not follow it), the capabilities it lacks and the
+    states of the budget-scaling runs."""
     if not checks:
         raise ValueError(f"{claim} needs the check of at least one seed")
     if any(check.claim != claim for check in checks.values()):
         raise ValueError(f"every check must be of {claim}, got {sorted({c.claim for c in checks.values()})}")
-    return ClaimVerdict(claim, dict(checks), decide(checks, run_states, trend, lacking))
+    return ClaimVerdict(claim, dict(checks), decide(checks, run_states, trend, lacking, trend_states))
