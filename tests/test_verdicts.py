@@ -64,5 +64,5 @@ def test_budget_runs_are_read_only_when_their_trend_decides():
     assert failing.verdict == INCONCLUSIVE and "unconverged: ae16-budget8x-seed0" in failing.reason
     assert decide(_checks(True, True), CONVERGED_RUNS, MOVING, (), budget).verdict == REPRODUCED
     assert decide(_checks(False, False), CONVERGED_RUNS, FLAT, ("narrow lines",), budget).verdict == NOT_REACHED
-    settled = {name: CONVERGED for name in budget}
+    settled = dict.fromkeys(budget, CONVERGED)
     assert decide(_checks(False, False), CONVERGED_RUNS, FLAT, (), settled).verdict == CONTRADICTED
