@@ -109,3 +109,16 @@ def test_budget_runs_train_both_models_for_each_multiple_of_the_steps(monkeypatc
     assert vae.preset.train.epochs == 8 and not deterministic.preset.model.variational
     with pytest.raises(ValueError, match="integers ≥ 1"):
         run_sets.train_budget_runs(preset, budgets=[0.5])
+
+
+def test_the_median_row_and_the_spread_over_seeds():
+    from specae.analysis.bottleneck import median_rows, seed_spread
+
+    def rows(*values):
+        return [dict(size=size, stars=value, line_cores=2 * value) for size, value in zip((2, 4), values, strict=True)]
+
+    errors = {0: {"deterministic": rows(0.06, 0.05)}, 1: {"deterministic": rows(0.07, 0.04)},
+              2: {"deterministic": rows(0.05, 0.045)}}
+    assert median_rows(errors, "deterministic") == [dict(size=2, stars=0.06, line_cores=0.12),
+                                                    dict(size=4, stars=0.045, line_cores=0.09)]
+    assert seed_spread(errors, "deterministic") == {2: [0.06, 0.07, 0.05], 4: [0.05, 0.04, 0.045]}

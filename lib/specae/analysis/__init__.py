@@ -57,7 +57,7 @@ from specae.analysis.published import (
     published_labels,
     read_published_labels,
 )
-from specae.analysis.run_state import RunState, collapsed_sizes, run_state, state_of
+from specae.analysis.run_state import RunState, collapsed_sizes, run_state, run_states, state_of
 from specae.analysis.traversal import (
     DopplerSweep,
     MedianBand,
@@ -83,5 +83,5 @@ __all__ = ["ACTIVE_UNIT_NATS", "CLAIMS", "COLLAPSE_KL_NATS", "ClaimCheck", "Clai
            "load_published_latents", "masked_flux", "median_band", "mi_indicator", "mi_table", "monotonic_window",
            "node_dispersion", "not_testable", "object_folds", "one_per_star", "pca_reconstructions", "per_spectrum_l1",
            "probe_labels", "published_labels", "read_published_labels", "reconstruct", "reconstruction_errors",
-           "run_state", "sigma_clip_label", "state_of", "traverse", "turning_ends", "unless_collapsed",
+           "run_state", "run_states", "sigma_clip_label", "state_of", "traverse", "turning_ends", "unless_collapsed",
            "unless_rv_node", "usable"]

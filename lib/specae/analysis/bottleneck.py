@@ -163,3 +163,16 @@ def errors_by_seed(runs: RunSet, data: SpectraSet, train, validation, pca_seed: 
     pca_rows = [row(size, reconstruction) for size, reconstruction in pca.items()]
     return {seed: {**{family: [rows[(family, (size, seed))] for size in runs.sizes] for family in runs.runs},
                    "PCA": pca_rows} for seed in runs.seeds}
+
+
+def median_rows(errors: dict[int, dict], family: str) -> list[dict]:
+    """The rows of ``family`` with each error the median over the seeds of :func:`errors_by_seed`'s result."""
+    by_seed = [errors[seed][family] for seed in errors]
+    return [{key: row[key] if key == "size" else float(np.median([rows[i][key] for rows in by_seed]))
+             for key in row} for i, row in enumerate(by_seed[0])]
+
+
+def seed_spread(errors: dict[int, dict], family: str) -> dict[int, list[float]]:
+    """Latent size → R of ``family``'s run of each seed, from :func:`errors_by_seed`'s result."""
+    sizes = [row["size"] for row in next(iter(errors.values()))[family]]
+    return {size: [errors[seed][family][i]["stars"] for seed in errors] for i, size in enumerate(sizes)}

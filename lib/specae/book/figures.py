@@ -69,15 +69,15 @@ def plot_convergence(histories: dict[str, list[dict]], verdicts: dict[str, Conve
     return fig
 
 
-def plot_error_vs_bottleneck(curves: dict[str, list[dict]], seed_spread: dict[str, list[float]] | None = None,
-                             main_size: int | None = None) -> Figure:
+def plot_error_vs_bottleneck(curves: dict[str, list[dict]],
+                             seed_spread: dict[str, dict[int, list[float]]] | None = None) -> Figure:
     """Reconstruction error against latent size for each model family. Left: R, the mean over validation
-    stars (``stars``), with the range over training seeds at the main size; right: the pooled error in line
-    cores (dashed) and in the continuum (dotted).
+    stars (``stars``), with each training seed's R at every size (ticks) and their range (bar); right: the pooled
+    error in line cores (dashed) and in the continuum (dotted).
 
     curves: family name (e.g. "β-VAE", "deterministic", "PCA") → rows of
-    :func:`specae.analysis.bottleneck.error_table`; a family named "PCA" is grey. seed_spread: family → R of
-    each seed's run at ``main_size``.
+    :func:`specae.analysis.bottleneck.error_table` (the line drawn, e.g. the median over seeds); a family named
+    "PCA" is grey. seed_spread: family → latent size → R of each seed's run.
     """
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.0), layout="constrained")
     colours = iter(("tab:blue", "tab:orange", "tab:green", "tab:purple"))
@@ -86,10 +86,9 @@ def plot_error_vs_bottleneck(curves: dict[str, list[dict]], seed_spread: dict[st
         colour = "0.45" if label == "PCA" else next(colours)
         x = [row["size"] for row in rows]
         left.plot(x, [row["stars"] for row in rows], "-o", ms=4, color=colour, label=label)
-        spread = (seed_spread or {}).get(label)
-        if spread:
-            left.vlines(main_size, min(spread), max(spread), color=colour, lw=3, alpha=0.6)
-            left.plot([main_size] * len(spread), spread, "_", ms=10, color=colour)
+        for size, spread in (seed_spread or {}).get(label, {}).items():
+            left.vlines(size, min(spread), max(spread), color=colour, lw=3, alpha=0.5)
+            left.plot([size] * len(spread), spread, "_", ms=9, color=colour)
         right.plot(x, [row["line_cores"] for row in rows], "--o", ms=4, color=colour, label=f"{label}, line cores")
         right.plot(x, [row["continuum"] for row in rows], ":o", ms=4, color=colour, label=f"{label}, continuum")
     left.set(ylabel="R: masked L1 per pixel, mean over validation stars")

@@ -1,10 +1,10 @@
-"""The convergence figure colours each run by its Study II state and names the state in the panel's title."""
+"""Study II's figures: the runs' states in the convergence figure, the seed spread at every bottleneck size."""
 
 import matplotlib.pyplot as plt
 from matplotlib.colors import to_rgba
 
 from specae.analysis.convergence import convergence
-from specae.book.figures import plot_convergence
+from specae.book.figures import plot_convergence, plot_error_vs_bottleneck
 
 
 def _history(curve):
@@ -25,4 +25,18 @@ def test_a_collapsed_run_is_grey_and_named_collapsed_though_its_curve_converged(
     titles = [ax.get_title().split("\n")[1] for ax in axes]
     assert titles[0].startswith("collapsed, ") and titles[1].startswith("converged, ")
     assert titles[2].startswith("unconverged, +")
+    plt.close(figure)
+
+
+def test_the_error_figure_shows_every_seeds_r_at_every_size():
+    rows = [dict(size=size, stars=0.06 / size ** 0.1, line_cores=0.1, continuum=0.03) for size in (2, 4, 8)]
+    spread = {"deterministic": {2: [0.058, 0.060, 0.061], 4: [0.055, 0.057, 0.056], 8: [0.050, 0.053, 0.052]}}
+    figure = plot_error_vs_bottleneck({"deterministic": rows, "PCA": rows}, spread)
+    left = figure.axes[0]
+    bars = left.collections  # one range bar per size of the family with seeds, none for PCA
+    assert len(bars) == 3
+    assert [tuple(segment[:, 1]) for bar in bars for segment in bar.get_segments()] == [
+        (0.058, 0.061), (0.055, 0.057), (0.050, 0.053)]
+    ticks = [line for line in left.lines if line.get_marker() == "_"]
+    assert [list(line.get_ydata()) for line in ticks] == [spread["deterministic"][size] for size in (2, 4, 8)]
     plt.close(figure)
