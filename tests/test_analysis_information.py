@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import csv
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+import sklearn.feature_selection._mutual_info as sklearn_mi
 import torch
 from scipy.special import digamma
 from scipy.stats import median_abs_deviation
+from sklearn.feature_selection import mutual_info_regression
+from sklearn.neighbors import KDTree, NearestNeighbors
 
 from specae.analysis import (
     LABEL_COLUMNS,
@@ -25,6 +29,7 @@ from specae.analysis import (
     published_labels,
     sigma_clip_label,
 )
+from specae.analysis.mutual_information import _count_within, _joint_radius, _ksg, _sklearn_jitter, _standardise
 from specae.analysis.published import PUBLISHED_COLUMNS
 
 RHO = 0.6
@@ -381,3 +386,123 @@ def test_the_best_node_null_is_the_largest_shuffled_mi_over_the_nodes():
                                                             n_null=20, seed=3), 95)
     with pytest.raises(ValueError, match="codes and label must be finite"):
         best_node_null(np.full((10, 2), np.nan), np.zeros(10))
+
+
+# ---------------------------------------------------------------- KSG: the same floats as scikit-learn
+
+
+def sklearn_ksg(x, y, k, seed):
+    """What ``_ksg`` computed before it was reimplemented: scikit-learn's estimator on the standardised pair."""
+    xs, ys = _standardise(x), _standardise(y)
+    return float(mutual_info_regression(xs[:, None], ys, discrete_features=False, n_neighbors=k, random_state=seed)[0])
+
+
+KSG_KINDS = ("gaussian", "strong", "independent", "uniform", "heavy_tailed", "teff_offset", "ties", "duplicates")
+
+
+def ksg_case(kind: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A test pair of one kind; "ties" and "duplicates" have exact repeats in x, in y and of whole points."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n)
+    if kind == "strong":
+        return x, 0.95 * x + 0.31 * rng.standard_normal(n)
+    if kind == "independent":  # the estimate is often negative and clamped to 0
+        return x, rng.standard_normal(n)
+    if kind == "uniform":
+        return rng.uniform(size=n), rng.uniform(size=n)
+    if kind == "heavy_tailed":
+        x = rng.standard_t(1.5, n)
+        return x, x + rng.standard_t(1.5, n)
+    if kind == "teff_offset":  # Teff in K against a node that barely moves around a large offset
+        teff = rng.uniform(3_500.0, 7_000.0, n)
+        return 1e3 - 1e-3 * teff + 1e-4 * rng.standard_normal(n), teff
+    y = 0.6 * x + 0.8 * rng.standard_normal(n)
+    if kind == "ties":
+        return np.round(x, 1), np.round(y, 1)
+    if kind == "duplicates":
+        pick = rng.integers(0, n, n)
+        return x[pick], y[pick]
+    return x, y
+
+
+KSG_CASES = [(n, kind, (1, 3, 5)[(i + j) % 3]) for i, n in enumerate((10, 50, 300, 2000, 5000))
+             for j, kind in enumerate(KSG_KINDS)] + [(k + 2, "gaussian", k) for k in (1, 3, 5)]
+
+
+@pytest.mark.parametrize(("n", "kind", "k"), KSG_CASES)
+def test_ksg_is_scikit_learns_estimator_bit_for_bit(n, kind, k):
+    """43 cases: n in {10, 50, 300, 2000, 5000} (and the smallest allowed, k + 2), k in {1, 3, 5}, all kinds."""
+    x, y = ksg_case(kind, n, seed=1000 + n + 7 * KSG_KINDS.index(kind))
+    seed = int(np.random.default_rng(n + k).integers(0, 2**32))
+    assert _ksg(x, y, k, seed) == sklearn_ksg(x, y, k, seed)  # exactly: same floats, no tolerance
+
+
+def test_ksg_cases_cover_clamped_and_positive_estimates():
+    values = [sklearn_ksg(*ksg_case(kind, n, seed=1000 + n + 7 * KSG_KINDS.index(kind)), k, 0)
+              for n, kind, k in KSG_CASES if n <= 300]
+    assert 0.0 in values and max(values) > 1.0
+
+
+def radius_and_counts_as_sklearn(x, y, k) -> tuple[np.ndarray, list[np.ndarray]]:
+    """_joint_radius and _count_within of (x, y), asserted equal to scikit-learn's NearestNeighbors radii and
+    KDTree counts (_compute_mi_cc's steps); returns the radii and the counts in x and in y."""
+    radius = _joint_radius(x, y, k)
+    nn = NearestNeighbors(metric="chebyshev", n_neighbors=k).fit(np.column_stack((x, y)))
+    np.testing.assert_array_equal(radius, np.nextafter(nn.kneighbors()[0][:, -1], 0))  # exact equality
+    counts = [_count_within(v, radius) for v in (x, y)]
+    for v, count in zip((x, y), counts, strict=True):
+        expected = KDTree(v[:, None], metric="chebyshev").query_radius(v[:, None], radius, count_only=True)
+        np.testing.assert_array_equal(count, expected)
+    return radius, counts
+
+
+@pytest.mark.parametrize(("n", "kind", "k"), [(2000, "gaussian", 3), (300, "teff_offset", 5), (50, "ties", 1),
+                                              (300, "duplicates", 3), (5, "gaussian", 3)])
+def test_ksg_steps_are_scikit_learns_steps(monkeypatch, n, kind, k):
+    """Each intermediate, not only the final float: the rescaled and jittered pair scikit-learn hands to
+    _compute_mi_cc (caught there), its neighbour radii and its KD-tree counts."""
+    seen = {}
+    real = sklearn_mi._compute_mi_cc
+
+    def spy(x, y, n_neighbors):
+        seen.update(x=x.copy(), y=y.copy())
+        return real(x, y, n_neighbors)
+
+    monkeypatch.setattr(sklearn_mi, "_compute_mi_cc", spy)
+    x, y = ksg_case(kind, n, seed=5)
+    sklearn_ksg(x, y, k, seed=123)
+    xj, yj = _sklearn_jitter(_standardise(x), _standardise(y), 123)
+    np.testing.assert_array_equal(xj, seen["x"])  # exact equality
+    np.testing.assert_array_equal(yj, seen["y"])
+    radius_and_counts_as_sklearn(xj, yj, k)
+
+
+def test_radius_and_counts_match_scikit_learn_on_exact_ties_and_rounding_traps():
+    """Without jitter: exact duplicate points (radius 0 where k copies coincide) and repeated marginal values; and
+    the trap of the sorted counts: v_i + radius_i often rounds up onto the neighbour that set the radius,
+    which ``searchsorted`` alone would count and scikit-learn's exact test does not."""
+    rng = np.random.default_rng(22)
+    grid = rng.integers(0, 4, (300, 2)).astype(np.float64)  # 16 distinct points, each repeated ~19 times
+    rounded = np.round(rng.standard_normal((300, 2)), 1)
+    pairs = [grid[:, 0], grid[:, 1]], [rounded[:, 0], rounded[:, 1]], ksg_case("gaussian", 2000, seed=23)
+    trapped = 0
+    for x, y in pairs:
+        for k in (1, 3, 5):
+            radius, counts = radius_and_counts_as_sklearn(x, y, k)
+            for v, count in zip((x, y), counts, strict=True):
+                np.testing.assert_array_equal(count, (np.abs(v[None, :] - v[:, None]) <= radius[:, None]).sum(1))
+                s = np.sort(v)
+                naive = np.searchsorted(s, v + radius, "right") - np.searchsorted(s, v - radius, "left")
+                trapped += np.count_nonzero(naive != count)
+    assert np.any(_joint_radius(grid[:, 0], grid[:, 1], 5) == 0.0)
+    assert trapped > 3000  # measured 6,490 (none on the integer grid): the boundary correction is exercised
+
+
+def test_ksg_is_the_same_from_several_threads():
+    """The jitter generator is reseeded per call and held per thread, so concurrent estimates do not mix streams."""
+    x, y = gaussian_pair(300, seed=24)
+    calls = [(x, y[np.random.default_rng(s).permutation(300)], 3, s) for s in range(16)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda args: _ksg(*args), calls))
+    assert threaded == [_ksg(*args) for args in calls] == [sklearn_ksg(*args) for args in calls]
+    assert _ksg(x, np.full(300, 5800.0), 3, 0) == 0.0  # a constant carries no information
