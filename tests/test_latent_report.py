@@ -154,13 +154,13 @@ def test_the_window_reading_and_the_beta_study_reading_say_what_was_measured(rep
                            f"{report.window.low:.0f} to {report.window.high:.0f} km/s ({{numref}}`fig-rv-window`)")
     assert text.endswith(f"shifts the decoded spectrum by {report.sweep.span:.1f} km/s, against a pixel of 2.3 km/s.")
     rv, teff = report.comparison.nodes["rv"].ksg, report.comparison.nodes["teff"].ksg
-    assert beta_study_reading([0.01], {1e-3: report}) == (
-        "The code collapses to the prior (validation KL below 0.1 nats) at β = 0.01. Over the other values of β the "
-        f"RV node's MI with the velocity is at most {rv:.2f} nats (C5 asks for 0.5), while the Teff node reaches "
-        f"{teff:.2f} nats.")
-    none_collapsed = beta_study_reading([], {1e-3: report})
-    assert none_collapsed.startswith("No value of β collapses the code to the prior (validation KL below 0.1 nats). "
-                                     "Over these")
-    assert beta_study_reading([10.0, 100.0], {}) == (
-        "The code collapses to the prior (validation KL below 0.1 nats) at β = 10, 100. No other value of β was "
-        "tried, so no code is left to read.")
+    assert beta_study_reading([(0.01, 0), (0.01, 2)], {(1e-3, 0): report, (1e-3, 1): report}) == (
+        "The code collapses (validation KL below 0.1 nats, or no active unit) at β = 0.01 (seeds 0, 2). Over the 2 "
+        f"other runs the RV node's MI with the velocity is at most {rv:.2f} nats (C5 asks for 0.5), while the Teff "
+        f"node reaches {teff:.2f} nats.")
+    none_collapsed = beta_study_reading([], {(1e-3, 0): report})
+    assert none_collapsed.startswith("No value of β collapses the code (validation KL below 0.1 nats, or no active "
+                                     "unit). Over the 1 other run the")
+    assert beta_study_reading([(10.0, 0), (100.0, 0)], {}) == (
+        "The code collapses (validation KL below 0.1 nats, or no active unit) at β = 10 (seed 0); β = 100 (seed 0). "
+        "No other run was trained, so no code is left to read.")

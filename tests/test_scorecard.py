@@ -67,6 +67,8 @@ def test_c2_compares_at_common_sizes():
 def test_c3_to_c7_tolerances():
     assert check_c3(0.040, 0.0439).holds and not check_c3(0.040, 0.0441).holds and not check_c3(0.04, 0.0359).holds
     assert check_c4({2: 2, 16: 5, 32: 6}, 16, n_factors=5).holds
+    reported = check_c4({16: 5, 32: 5}, 16, n_factors=5, active_units=9)  # reported, not judged
+    assert reported.holds and reported.ours.endswith("; 9 active units at the main size") and reported.number == 5
     assert not check_c4({16: 6, 32: 6}, 16, n_factors=5).holds  # more informative nodes than factors
     assert not check_c4({16: 0, 32: 0}, 16, n_factors=5).holds
     assert not check_c4({16: 4, 32: 6}, 16, n_factors=5).holds  # does not level off

@@ -172,10 +172,11 @@ def check_c3(train_error: float, validation_error: float) -> ClaimCheck:
         abs(gap) <= TRAIN_VALIDATION_TOLERANCE, gap)
 
 
-def check_c4(counts: Mapping[int, int], main_size: int, n_factors: int, paper_informative: int = 6,
-             paper_nodes: int = 128) -> ClaimCheck:
+def check_c4(counts: Mapping[int, int], main_size: int, n_factors: int, active_units: int | None = None,
+             paper_informative: int = 6, paper_nodes: int = 128) -> ClaimCheck:
     """Informative node counts (MAD > 0.02, β-VAE) by latent size (``counts``: size → count, with the main size
-    and a larger one), against the survey's number of true factors (:func:`specae.analysis.factors`)."""
+    and a larger one), against the survey's number of true factors (:func:`specae.analysis.factors`); the main
+    size's active units (nodes of validation KL ≥ ACTIVE_UNIT_NATS), when given, are reported beside them."""
     larger = sorted(size for size in counts if size > main_size)
     paper = f"{paper_informative} of {paper_nodes} (abstract; the released §6 notebook's MAD > 0.02)"
     tolerance = (f"at least 1 and at most the {n_factors} true factors at {main_size} latents, and at most 1 more at "
@@ -187,8 +188,9 @@ def check_c4(counts: Mapping[int, int], main_size: int, n_factors: int, paper_in
     main, next_count = counts[main_size], counts[larger[0]]
     holds = 1 <= main <= n_factors and next_count - main <= 1
     by_size = ", ".join(f"{size}: {count}" for size, count in sorted(counts.items()))
+    active = "" if active_units is None else f"; {active_units} active units at the main size"
     return ClaimCheck(
-        "C4", paper, f"{main} of {main_size} at the main size ({n_factors} true factors); by size {by_size}",
+        "C4", paper, f"{main} of {main_size} at the main size ({n_factors} true factors); by size {by_size}{active}",
         tolerance, holds, main)
 
 

@@ -130,22 +130,27 @@ COLLAPSED_ROW = {"informative nodes": 0, "RV node, MI (nats)": "collapsed", "Tef
                  "C5 RV": "not testable", "C5 Teff": "not testable", "C6": "not testable"}
 
 
-def beta_study_reading(collapsed: list[float], reports: dict[float, LatentReport]) -> str:
-    """One MyST paragraph on a β study: at which β the code collapsed (validation KL below
-    :data:`~specae.analysis.claims.COLLAPSE_KL_NATS`) and, over the others (β → report), the largest MI of the RV
-    and Teff nodes against C5's :data:`~specae.analysis.claims.MIN_LABEL_MI_NATS`."""
-    if collapsed:
-        text = (f"The code collapses to the prior (validation KL below {COLLAPSE_KL_NATS:.1f} nats) at β = "
-                f"{', '.join(f'{beta:g}' for beta in collapsed)}. ")
+def beta_study_reading(collapsed: list[tuple[float, int]], reports: dict[tuple[float, int], LatentReport]) -> str:
+    """One MyST paragraph on a β study over seeds: for which (β, seed) the code collapsed (Study II's collapse
+    check) and, over the others ((β, seed) → report), the largest MI of the RV and Teff nodes against C5's
+    :data:`~specae.analysis.claims.MIN_LABEL_MI_NATS`."""
+    by_beta: dict[float, list[int]] = {}
+    for beta, seed in collapsed:
+        by_beta.setdefault(beta, []).append(seed)
+    if by_beta:
+        text = ("The code collapses (validation KL below "
+                f"{COLLAPSE_KL_NATS:.1f} nats, or no active unit) at "
+                + "; ".join(f"β = {beta:g} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
+                            for beta, seeds in by_beta.items()) + ". ")
     else:
-        text = f"No value of β collapses the code to the prior (validation KL below {COLLAPSE_KL_NATS:.1f} nats). "
+        text = f"No value of β collapses the code (validation KL below {COLLAPSE_KL_NATS:.1f} nats, or no active unit). "
     if not reports:
-        return text + "No other value of β was tried, so no code is left to read."
+        return text + "No other run was trained, so no code is left to read."
     rv = max(report.comparison.nodes["rv"].ksg for report in reports.values())
     teff = max(report.comparison.nodes["teff"].ksg for report in reports.values())
-    return text + (f"Over {'the other' if collapsed else 'these'} values of β the RV node's MI with the velocity is "
-                   f"at most {rv:.2f} nats (C5 asks for {MIN_LABEL_MI_NATS:g}), while the Teff node reaches {teff:.2f} "
-                   "nats.")
+    others = f"{len(reports)} other run{'s' if len(reports) > 1 else ''}"
+    return text + (f"Over the {others} the RV node's MI with the velocity is at most {rv:.2f} nats "
+                   f"(C5 asks for {MIN_LABEL_MI_NATS:g}), while the Teff node reaches {teff:.2f} nats.")
 
 
 def paper_comparison_of(model: SpectrumAutoencoder, data: SpectraSet, stars, names=("rv", "teff"),
