@@ -137,13 +137,13 @@ def beta_study_reading(collapsed: list[tuple[float, int]], reports: dict[tuple[f
     by_beta: dict[float, list[int]] = {}
     for beta, seed in collapsed:
         by_beta.setdefault(beta, []).append(seed)
+    rule = f"validation KL below {COLLAPSE_KL_NATS:.1f} nats, or no active unit"
     if by_beta:
-        text = ("The code collapses (validation KL below "
-                f"{COLLAPSE_KL_NATS:.1f} nats, or no active unit) at "
-                + "; ".join(f"β = {beta:g} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
-                            for beta, seeds in by_beta.items()) + ". ")
+        text = f"The code collapses ({rule}) at " + "; ".join(
+            f"β = {beta:g} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
+            for beta, seeds in by_beta.items()) + ". "
     else:
-        text = f"No value of β collapses the code (validation KL below {COLLAPSE_KL_NATS:.1f} nats, or no active unit). "
+        text = f"No value of β collapses the code ({rule}). "
     if not reports:
         return text + "No other run was trained, so no code is left to read."
     rv = max(report.comparison.nodes["rv"].ksg for report in reports.values())
