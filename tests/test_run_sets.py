@@ -122,3 +122,15 @@ def test_the_median_row_and_the_spread_over_seeds():
     assert median_rows(errors, "deterministic") == [dict(size=2, stars=0.06, line_cores=0.12),
                                                     dict(size=4, stars=0.045, line_cores=0.09)]
     assert seed_spread(errors, "deterministic") == {2: [0.06, 0.07, 0.05], 4: [0.05, 0.04, 0.045]}
+
+
+def test_a_curve_reading_gives_every_value_and_says_whether_it_falls_at_every_step():
+    from specae.analysis.bottleneck import curve_reading
+
+    def rows(*values):
+        return [dict(size=2 ** (i + 1), stars=value) for i, value in enumerate(values)]
+
+    assert curve_reading(rows(0.0669, 0.0655, 0.0642, 0.0679)) == (
+        "0.0669, 0.0655, 0.0642 and 0.0679 at 2, 4, 8 and 16 latents: lowest at 8, not falling at every step")
+    assert curve_reading(rows(0.07, 0.06)) == "0.0700 and 0.0600 at 2 and 4 latents: falling at every step"
+    assert curve_reading(rows(0.05)) == "0.0500 at 2 latents"

@@ -176,3 +176,21 @@ def seed_spread(errors: dict[int, dict], family: str) -> dict[int, list[float]]:
     """Latent size → R of ``family``'s run of each seed, from :func:`errors_by_seed`'s result."""
     sizes = [row["size"] for row in next(iter(errors.values()))[family]]
     return {size: [errors[seed][family][i]["stars"] for seed in errors] for i, size in enumerate(sizes)}
+
+
+def curve_reading(rows: list[dict], key: str = "stars") -> str:
+    """One phrase on how ``key`` of :func:`error_table` rows (by increasing size) moves with size: every value,
+    then whether it falls at every step or where it is lowest, e.g. "0.0669, 0.0655, 0.0642 and 0.0679 at 2, 4,
+    16 and 32 latents: lowest at 16, not falling at every step"."""
+    values = [row[key] for row in rows]
+    sizes = [str(row["size"]) for row in rows]
+
+    def listed(items: list[str]) -> str:
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+    text = f"{listed([f'{value:.4f}' for value in values])} at {listed(sizes)} latents"
+    if len(values) < 2:
+        return text
+    if all(later < earlier for earlier, later in zip(values, values[1:], strict=False)):
+        return f"{text}: falling at every step"
+    return f"{text}: lowest at {rows[int(np.argmin(values))]['size']}, not falling at every step"
