@@ -164,3 +164,16 @@ def test_the_window_reading_and_the_beta_study_reading_say_what_was_measured(rep
     assert beta_study_reading([(10.0, 0), (100.0, 0)], {}) == (
         "The code collapses (validation KL below 0.1 nats, or no active unit) at β = 10 (seed 0); β = 100 (seed 0). "
         "No other run was trained, so no code is left to read.")
+
+
+def test_the_rv_node_reading_says_whether_the_node_reads_velocities():
+    from specae.analysis import LabelNode
+    from specae.analysis.latent_report import rv_node_reading
+
+    weak = LabelNode("rv", 7, 0.03, 0.01, 0.1, 0.01, False, best_null=0.05)
+    assert rv_node_reading(weak) == (
+        "The RV node z7 shares 0.03 nats with the velocity (KSG, one spectrum per star; C5 asks for 0.5, and "
+        "shuffled velocities reach 0.05 on the best node): it is the node that knows most about the velocity, not "
+        "one that reads it, so where a real star falls on it says next to nothing about its velocity.")
+    strong = LabelNode("rv", 3, 1.6, 0.02, 1.2, 0.02, True, best_null=0.05)
+    assert rv_node_reading(strong).endswith("so where a star falls on it says something about its velocity.")

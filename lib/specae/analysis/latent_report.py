@@ -24,7 +24,7 @@ from specae.analysis.claims import (
 )
 from specae.analysis.informative import informative_nodes
 from specae.analysis.latents import EncodedSet, encode_labelled, encode_means, one_per_star, usable
-from specae.analysis.paper_comparison import PaperComparison, compare_with_paper
+from specae.analysis.paper_comparison import LabelNode, PaperComparison, compare_with_paper
 from specae.analysis.traversal import (
     DopplerSweep,
     MedianBand,
@@ -205,3 +205,15 @@ def scorecard_numbers(model: SpectrumAutoencoder, data: SpectraSet, split: Split
     return {"R, validation stars": round(error, 5), "informative nodes (MAD > 0.02)": int(comparison.informative.size),
             "RV node": f"z{rv.node}", "MI of the RV node (nats)": round(rv.ksg, 3),
             "Teff node": f"z{teff.node}", "MI of the Teff node (nats)": round(teff.ksg, 3)}
+
+
+def rv_node_reading(node: LabelNode) -> str:
+    """One sentence on what the RV node (``node``, from :func:`~specae.analysis.label_node`) can tell about a
+    star's velocity: its MI against C5's floor and its best-node null."""
+    numbers = (f"The RV node z{node.node} shares {node.ksg:.2f} nats with the velocity (KSG, one spectrum per star; "
+               f"C5 asks for {MIN_LABEL_MI_NATS:g}, and shuffled velocities reach {node.best_null:.2f} on the best "
+               "node)")
+    if node.ksg >= MIN_LABEL_MI_NATS and node.above_best_null:
+        return f"{numbers}, so where a star falls on it says something about its velocity."
+    return (f"{numbers}: it is the node that knows most about the velocity, not one that "
+            "reads it, so where a real star falls on it says next to nothing about its velocity.")
