@@ -10,6 +10,7 @@ from specae.model import report as model_report
 from specae.model.autoencoder import AutoencoderConfig, SpectrumAutoencoder, paper_architecture
 from specae.model.report import (
     flops_per_spectrum,
+    grid_velocity_scale,
     layer_shapes,
     measured_receptive_field,
     positions_seeing,
@@ -23,26 +24,41 @@ TINY = AutoencoderConfig(input_length=96, channels=(3, 4, 4, 5, 6), kernels=(7, 
 
 
 def test_released_encoder_sees_65551_pixels_or_655_angstrom():
-    field = receptive_field(paper_architecture(), step_angstrom=0.01)
+    field = receptive_field(paper_architecture(), step_angstrom=0.01, wavelength_angstrom=5_347.5)
     assert field["layer"] == "conv15"
     assert (field["pixels"], field["jump"], field["n_positions"]) == (65_551, 16_384, 20)
     assert [row["pixels"] for row in field["per_layer"][:4]] == [7, 15, 31, 47]
     assert field["step_angstrom"] == pytest.approx(0.01)
     assert field["angstrom"] == pytest.approx(655.51)
     assert field["jump_angstrom"] == pytest.approx(163.84)
-    assert field["km_s"] == pytest.approx(SPEED_OF_LIGHT_KMS * 655.51 / 5500.0)
+    assert field["wavelength_angstrom"] == 5_347.5
+    assert field["km_s"] == pytest.approx(SPEED_OF_LIGHT_KMS * 655.51 / 5_347.5)
+    assert field["jump_km_s"] == pytest.approx(SPEED_OF_LIGHT_KMS * 163.84 / 5_347.5)
 
 
 def test_the_pixel_width_scales_the_field_in_angstrom():
     with pytest.raises(ValueError, match="step_angstrom must be > 0"):
-        receptive_field(TINY, step_angstrom=0.0)
-    assert receptive_field(TINY, step_angstrom=0.5)["angstrom"] == pytest.approx(0.5 * receptive_field(
-        TINY, step_angstrom=1.0)["pixels"])
+        receptive_field(TINY, step_angstrom=0.0, wavelength_angstrom=5_000.0)
+    with pytest.raises(ValueError, match="wavelength_angstrom must be > 0"):
+        receptive_field(TINY, step_angstrom=1.0, wavelength_angstrom=0.0)
+    assert receptive_field(TINY, step_angstrom=0.5, wavelength_angstrom=5_000.0)["angstrom"] == pytest.approx(
+        0.5 * receptive_field(TINY, step_angstrom=1.0, wavelength_angstrom=5_000.0)["pixels"])
+
+
+def test_the_study_grids_pixels_are_2_27_to_2_42_km_s():
+    """The study window (4,960–5,288 Å at 0.04 Å): c·Δλ/λ at its red end, centre and blue end."""
+    scale = grid_velocity_scale(get_preset("study").data.grid)
+    assert (scale["blue_angstrom"], scale["red_angstrom"]) == (pytest.approx(4_960.005), pytest.approx(5_287.645))
+    assert scale["centre_angstrom"] == pytest.approx((4_960.005 + 5_287.645) / 2)
+    for key, wavelength in (("pixel_km_s_low", 5_287.645), ("pixel_km_s", scale["centre_angstrom"]),
+                            ("pixel_km_s_high", 4_960.005)):
+        assert scale[key] == pytest.approx(SPEED_OF_LIGHT_KMS * 0.04 / wavelength), key
+    assert (round(scale["pixel_km_s_low"], 2), round(scale["pixel_km_s_high"], 2)) == (2.27, 2.42)
 
 
 @pytest.mark.parametrize("position", [0, 1, 6, 11])
 def test_measured_receptive_field_matches_the_analytic_one(position):
-    field = receptive_field(TINY, step_angstrom=1.0)
+    field = receptive_field(TINY, step_angstrom=1.0, wavelength_angstrom=5_000.0)
     first = field["start"] + position * field["jump"]
     last = first + field["pixels"] - 1
     measured = measured_receptive_field(TINY, position=position, seed=3)
@@ -136,11 +152,15 @@ def test_flop_count_leaves_the_global_random_state_alone():
 def test_smoke_summary_agrees_with_its_parts():
     preset = get_preset("smoke")
     table = architecture_summary(preset)["smoke"]
-    field, flops = receptive_field(preset.model, preset.data.grid.step_angstrom), flops_per_spectrum(preset.model)
+    scale = grid_velocity_scale(preset.data.grid)
+    field = receptive_field(preset.model, preset.data.grid.step_angstrom, scale["centre_angstrom"])
+    flops = flops_per_spectrum(preset.model)
     assert table["pixels per spectrum"] == 1_024
     assert table["bottleneck (channels × positions)"] == "32 × 32"
     assert table["parameters"] == SpectrumAutoencoder(preset.model).n_parameters
     assert table["receptive field (px)"] == field["pixels"]
+    assert table["receptive field at the centre (km/s)"] == field["km_s"]
+    assert table["pixel width over the grid (km/s)"] == (scale["pixel_km_s_low"], scale["pixel_km_s_high"])
     assert table["forward GFLOP per spectrum"] == flops["forward"] / 1e9
     assert table["training GFLOP per spectrum"] == flops["training"] / 1e9
 
@@ -154,7 +174,11 @@ def test_paper_summary_shows_the_released_totals(monkeypatch):
     assert shown["pixels per spectrum"] == "327,680"
     assert shown["bottleneck (channels × positions)"] == "512 × 20"
     assert (shown["receptive field (px)"], shown["receptive field (Å)"]) == ("65,551", "655.51")
-    assert shown["receptive field at 5,500 Å (km/s)"] == "35,730"
+    assert (shown["wavelengths covered (Å)"], shown["centre wavelength (Å)"]) == ("3,785–6,910", "5,348")
+    assert shown["pixel width over the grid (km/s)"] == "0.43–0.79"
+    assert shown["pixel width at the centre (km/s)"] == "0.56"
+    assert shown["receptive field at the centre (km/s)"] == "36,749"
+    assert shown["bottleneck position spacing at the centre (km/s)"] == "9,185"
     assert (shown["forward GFLOP per spectrum"], shown["training GFLOP per spectrum"]) == ("1.3940", "4.1452")
 
 

@@ -29,14 +29,24 @@ def grid_facts(grid: Grid, real: HarpsSpectrum) -> dict:
 def architecture_facts(summary: pd.DataFrame, preset: Preset) -> dict:
     """What chapter 02 says of a preset's network: pixels, receptive field, bottleneck, parameters, FLOPs.
 
+    Velocities (km/s) are on the preset's own grid: ``pixel_km_s_low`` … ``pixel_km_s_high`` over its valid
+    wavelengths ``blue_angstrom`` … ``red_angstrom``, the rest at its ``centre_angstrom``.
     summary: :func:`specae.book.model_figures.architecture_summary` tables side by side, one column per preset.
     """
     column = summary[preset.name]
-    field = receptive_field(preset.model, step_angstrom=preset.data.grid.step_angstrom)
+    centre = float(column["centre wavelength (Å)"])
+    field = receptive_field(preset.model, step_angstrom=preset.data.grid.step_angstrom, wavelength_angstrom=centre)
     n_channels, n_positions = preset.model.bottleneck_shape
+    blue, red = column["wavelengths covered (Å)"]
+    pixel_low, pixel_high = column["pixel width over the grid (km/s)"]
     return {
         "pixels": int(column["pixels per spectrum"]),
-        "pixel_km_s": float(column["pixel width at 5,500 Å (km/s)"]),
+        "blue_angstrom": float(blue),
+        "red_angstrom": float(red),
+        "centre_angstrom": centre,
+        "pixel_km_s_low": float(pixel_low),
+        "pixel_km_s_high": float(pixel_high),
+        "pixel_km_s": float(column["pixel width at the centre (km/s)"]),
         "convs": int(column["encoder convs"]),
         "bottleneck_channels": n_channels,
         "bottleneck_positions": n_positions,
@@ -45,9 +55,10 @@ def architecture_facts(summary: pd.DataFrame, preset: Preset) -> dict:
         "parameters": int(column["parameters"]),
         "rf_px": int(column["receptive field (px)"]),
         "rf_angstrom": float(column["receptive field (Å)"]),
-        "rf_km_s": float(column["receptive field at 5,500 Å (km/s)"]),
+        "rf_km_s": float(column["receptive field at the centre (km/s)"]),
         "jump_px": field["jump"],
         "jump_angstrom": float(column["bottleneck position spacing (Å)"]),
+        "jump_km_s": float(column["bottleneck position spacing at the centre (km/s)"]),
         "forward_gflop": float(column["forward GFLOP per spectrum"]),
         "training_gflop": float(column["training GFLOP per spectrum"]),
     }

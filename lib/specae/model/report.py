@@ -3,7 +3,8 @@
 Everything is read off the modules of an actual :class:`SpectrumAutoencoder` (kernel, stride,
 padding and dilation of each ``nn.Conv1d``), never off the config's lists, so the numbers follow the
 model if the architecture code changes. Wavelength widths use the pixel width of the grid
-(0.01 Å × grid factor) and velocities are c·Δλ/λ at 5,500 Å.
+(0.01 Å × grid factor) and velocities are c·Δλ/λ at a wavelength the caller names: one the grid covers,
+such as its centre (:func:`grid_velocity_scale` gives the grid's wavelengths and pixel widths in km/s).
 """
 
 from __future__ import annotations
@@ -18,33 +19,65 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from specae.constants import SPEED_OF_LIGHT_KMS
 from specae.model.autoencoder import AutoencoderConfig, SpectrumAutoencoder, masked_l1_kl_loss
-from specae.spectra.grid import PIXEL_STEP_ANGSTROM
+from specae.spectra.grid import Grid
 
-VELOCITY_REFERENCE_ANGSTROM = 5_500.0
 # Layers that act on each sample alone: they leave the receptive field unchanged.
 _POINTWISE = (nn.LeakyReLU, nn.ReLU, nn.Identity, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU)
 
 
-def velocity_width_km_s(width_angstrom: float, wavelength_angstrom: float = VELOCITY_REFERENCE_ANGSTROM) -> float:
+def velocity_width_km_s(width_angstrom: float, wavelength_angstrom: float) -> float:
     """A wavelength interval (Å) as a Doppler velocity width c·Δλ/λ (km/s) at ``wavelength_angstrom``."""
+    if not wavelength_angstrom > 0:
+        raise ValueError(f"wavelength_angstrom must be > 0, got {wavelength_angstrom}")
     return SPEED_OF_LIGHT_KMS * width_angstrom / wavelength_angstrom
 
 
-def receptive_field(config: AutoencoderConfig, step_angstrom: float) -> dict:
-    """Receptive field of the encoder's last conv, in input pixels, Å and km/s at 5,500 Å.
+def grid_velocity_scale(grid: Grid) -> dict:
+    """The wavelengths a grid covers and its pixel width in km/s over them.
+
+    Returns ``blue_angstrom`` and ``red_angstrom`` (the centres of the grid's first and last valid pixels;
+    padding is left out), ``centre_angstrom`` (their midpoint), ``step_angstrom``, and the pixel width
+    c·Δλ/λ at the centre (``pixel_km_s``), at the red end (``pixel_km_s_low``) and at the blue end
+    (``pixel_km_s_high``): every pixel of the grid is between the last two.
+    """
+    valid = grid.wavelength[grid.mask]
+    if valid.size == 0:
+        raise ValueError(f"the grid ({grid.describe()}) has no valid pixel")
+    blue, red = float(valid[0]), float(valid[-1])
+    centre, step = (blue + red) / 2, grid.step_angstrom
+    return dict(blue_angstrom=blue, red_angstrom=red, centre_angstrom=centre, step_angstrom=step,
+                pixel_km_s=velocity_width_km_s(step, centre), pixel_km_s_low=velocity_width_km_s(step, red),
+                pixel_km_s_high=velocity_width_km_s(step, blue))
+
+
+def receptive_field(config: AutoencoderConfig, step_angstrom: float, wavelength_angstrom: float) -> dict:
+    """Receptive field of the encoder's last conv, in input pixels, Å and km/s at ``wavelength_angstrom``.
 
     step_angstrom: the input's pixel width (the preset's ``data.grid.step_angstrom``; a model's length alone
     does not fix it, since a grid may be a window of the lattice).
+    wavelength_angstrom: where Å become km/s (c·Δλ/λ); one the grid covers, e.g. its centre,
+    ``grid_velocity_scale(grid)["centre_angstrom"]``.
 
     Position p of a layer's output sees input pixels ``start + p·jump`` … ``start + p·jump + pixels − 1``
     (a negative start reaches into the convs' zero padding). Returns a dict with the last layer's
     ``layer``, ``pixels``, ``jump`` (pixels between neighbouring positions), ``start``, ``n_positions``,
-    ``step_angstrom``, ``angstrom``, ``km_s``, ``jump_angstrom``, and ``per_layer``: one such dict
-    (layer, kernel, stride, padding, dilation, pixels, jump, start) per conv.
+    ``step_angstrom``, ``angstrom``, ``wavelength_angstrom``, ``km_s``, ``jump_angstrom``, ``jump_km_s``, and
+    ``per_layer``: one such dict (layer, kernel, stride, padding, dilation, pixels, jump, start) per conv.
     """
     if not step_angstrom > 0:
         raise ValueError(f"step_angstrom must be > 0, got {step_angstrom}")
-    step = step_angstrom
+    field = _field_in_pixels(config)
+    width, jump_width = field["pixels"] * step_angstrom, field["jump"] * step_angstrom
+    return dict(layer=field["layer"], pixels=field["pixels"], jump=field["jump"], start=field["start"],
+                n_positions=field["n_positions"], step_angstrom=step_angstrom, angstrom=width,
+                wavelength_angstrom=wavelength_angstrom, km_s=velocity_width_km_s(width, wavelength_angstrom),
+                jump_angstrom=jump_width, jump_km_s=velocity_width_km_s(jump_width, wavelength_angstrom),
+                per_layer=field["per_layer"])
+
+
+def _field_in_pixels(config: AutoencoderConfig) -> dict:
+    """The receptive field of the encoder's last conv in input pixels: ``layer``, ``pixels``, ``jump``,
+    ``start``, ``n_positions`` and ``per_layer`` (see :func:`receptive_field`)."""
     pixels, jump, start, per_layer = 1, 1, 0, []
     for name, module in meta_model(config).encoder.named_children():
         if isinstance(module, _POINTWISE):
@@ -63,17 +96,15 @@ def receptive_field(config: AutoencoderConfig, step_angstrom: float) -> dict:
                               pixels=pixels, jump=jump, start=start))
     if not per_layer:
         raise ValueError("the encoder has no Conv1d layer")
-    width = pixels * step
     return dict(layer=per_layer[-1]["layer"], pixels=pixels, jump=jump, start=start,
-                n_positions=config.bottleneck_shape[1], step_angstrom=step, angstrom=width,
-                km_s=velocity_width_km_s(width), jump_angstrom=jump * step, per_layer=per_layer)
+                n_positions=config.bottleneck_shape[1], per_layer=per_layer)
 
 
 def positions_seeing(config: AutoencoderConfig, pixel: int) -> range:
     """Bottleneck positions whose receptive field contains input ``pixel`` (0 ≤ pixel < input_length)."""
     if not 0 <= pixel < config.input_length:
         raise ValueError(f"pixel {pixel} is outside the input (0 … {config.input_length - 1})")
-    field = receptive_field(config, step_angstrom=PIXEL_STEP_ANGSTROM)
+    field = _field_in_pixels(config)
     first = -(-(pixel - field["start"] - field["pixels"] + 1) // field["jump"])  # ceiling division
     last = (pixel - field["start"]) // field["jump"]
     return range(max(first, 0), min(last, field["n_positions"] - 1) + 1)
