@@ -19,13 +19,12 @@ SHARED = ("constants", "seeding", "_files", "_version")
 MAX_TOP_LEVEL_MODULES = 8
 # Numbers that two modules define under different names because they mean different things.
 COINCIDENCES = {
-    5_500.0: "the S/N reference wavelength of the generator and the wavelength at which the model report "
-             "converts widths to velocities: two conventions that happen to agree",
     0.02: "C1's training-noise slack, the paper's MAD threshold for informative nodes and the convergence "
           "criterion's 2 % limit on the final epoch",
     0.2: "the generator's fraction of ionised lines and the study schedule's held last fifth of the steps",
-    0.01: "the convergence criterion's 1 % limit on a late gain, the lattice's 0.01 Å pixel and C6's 0.01 km/s "
-          "traversal resolution",
+    0.01: "the convergence criterion's 1 % limit on a late gain, the lattice's 0.01 Å pixel, C6's 0.01 km/s "
+          "traversal resolution and the 0.01-nat KL of an active unit",
+    0.5: "C5's 0.5-nat floor on a label node's MI and the capability probe's half of the label's spread",
     0.1: "C3's 10 % train/validation tolerance and the KL (nats) below which a β-VAE's code counts as collapsed",
 }
 
