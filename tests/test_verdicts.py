@@ -66,3 +66,17 @@ def test_budget_runs_are_read_only_when_their_trend_decides():
     assert decide(_checks(False, False), CONVERGED_RUNS, FLAT, ("narrow lines",), budget).verdict == NOT_REACHED
     settled = dict.fromkeys(budget, CONVERGED)
     assert decide(_checks(False, False), CONVERGED_RUNS, FLAT, (), settled).verdict == CONTRADICTED
+
+
+def test_a_trend_given_as_a_function_is_measured_only_when_it_decides():
+    measured = []
+
+    def trend():
+        measured.append(1)
+        return FLAT
+
+    assert decide(_checks(True, True), CONVERGED_RUNS, trend).verdict == REPRODUCED and not measured
+    assert decide(_checks(False, False), CONVERGED_RUNS, trend, ("narrow lines",)).verdict == NOT_REACHED
+    assert not measured
+    assert decide(_checks(False, False), CONVERGED_RUNS, trend).verdict == CONTRADICTED and measured == [1]
+    assert decide(_checks(False, False), CONVERGED_RUNS, lambda: None).verdict == INCONCLUSIVE

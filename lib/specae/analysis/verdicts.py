@@ -9,7 +9,7 @@ every seed, *not reached at this budget* or ✗ *contradicted*. Every verdict ca
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from specae.analysis.claims import CLAIMS, DECIDING, INCONCLUSIVE, NOT_TESTABLE, ClaimCheck
@@ -53,12 +53,16 @@ class Verdict:
     reason: str
 
 
-def decide(checks: Mapping[int, ClaimCheck], run_states: Mapping[str, str], trend: BudgetTrend | None = None,
+Trend = BudgetTrend | Callable[[], BudgetTrend | None] | None  # a trend, or how to measure it when it decides
+
+
+def decide(checks: Mapping[int, ClaimCheck], run_states: Mapping[str, str], trend: Trend = None,
            lacking: Sequence[str] = (), trend_states: Mapping[str, str] | None = None) -> Verdict:
     """The verdict of one claim (or half) from its check per seed (seed → check), the states of the runs it reads
     (run name → state), its budget trend (None when budget scaling has not run), the capabilities the model
     measurably lacks (e.g. "narrow lines") and the states of the budget-scaling runs behind the trend, which are
-    read only when the trend decides (then a collapsed or unconverged one leaves the claim inconclusive)."""
+    read only when the trend decides (then a collapsed or unconverged one leaves the claim inconclusive). A trend
+    given as a function is measured only then, since measuring it costs a pass over the budget runs."""
     if not checks:
         raise ValueError("a verdict needs the check of at least one seed")
     untestable = {seed: check for seed, check in checks.items() if not check.testable}
@@ -80,6 +84,8 @@ def decide(checks: Mapping[int, ClaimCheck], run_states: Mapping[str, str], tren
         return Verdict(REPRODUCED, f"holds for every seed ({len(held)})")
     if lacking:
         return Verdict(NOT_REACHED, f"fails for every seed; the model lacks {' and '.join(lacking)}")
+    if callable(trend):
+        trend = trend()
     if trend is None:
         return Verdict(INCONCLUSIVE, "fails for every seed, and no budget scaling decides between contradicted and "
                                      "not reached")
@@ -144,7 +150,7 @@ class ClaimVerdict:
 
 
 def judge(claim: str, checks: Mapping[int, ClaimCheck], run_states: Mapping[str, str],
-          trend: BudgetTrend | None = None, lacking: Sequence[str] = (),
+          trend: Trend = None, lacking: Sequence[str] = (),
           trend_states: Mapping[str, str] | None = None) -> ClaimVerdict:
     """``claim`` judged over the seeds' checks by :func:`decide`: the states of the runs it reads (run name →
     state), its budget trend (None where budget scaling does not follow it), the capabilities it lacks and the
