@@ -244,10 +244,12 @@ def _study() -> Preset:
 
     8,192 samples of 0.04 Å (2.2–2.4 km/s) over 4,960–5,288 Å, chosen for its information on Teff, log g,
     [Fe/H] and RV (docs/decisions.md, *The study*); 10,000 spectra of 2,000 stars, none with more than 2 %
-    of them; 12 % of the stars held out. 8,000 steps: a warm-up, a cosine decay over 80 % of them and the
-    last 20 % at the final step size (where the convergence criterion looks); the KL weight off for the
-    first 1,000 steps and then raised over 2,000, as in the released schedule's β = 0 phase; the β-VAE's
-    log σ² head starts at −6, so that it starts as nearly the deterministic model.
+    of them; 12 % of the stars held out. Study II's conditioning (docs/decisions.md, *Study II*): He-normal
+    weights (the release imports Kaiming initialisation and never applies it) and a peak step size of 10⁻³,
+    the conditioning screen's best cell whose runs converge. 8,000 steps: a warm-up, a cosine decay over 80 % of
+    them to 10 % of the peak, and the last 20 % held there, still training, where the convergence check looks;
+    the KL weight off for the first 1,000 steps and then raised over 2,000, as in the released schedule's β = 0
+    phase; the β-VAE's log σ² head starts at −6, so that it starts as nearly the deterministic model.
     """
     return Preset(
         name="study",
@@ -256,9 +258,9 @@ def _study() -> Preset:
                         validation_fraction=0.12),
         model=AutoencoderConfig(input_length=8_192, channels=(16, 16, 16, 32, 32, 32, 64, 64, 64, 64),
                                 kernels=(7, 5, 5) + (3,) * 7, strides=(2,) * 9 + (1,), latent_dim=16, variational=True,
-                                logvar_bias_init=-6.0),
-        train=TrainConfig(epochs=16, samples_per_epoch=16_000, batch_size=32, learning_rate=2e-3,
-                          lr_schedule="cosine_hold", lr_warmup_steps=200, grad_clip=1.0, beta=1e-3,
+                                logvar_bias_init=-6.0, init="he_normal"),
+        train=TrainConfig(epochs=16, samples_per_epoch=16_000, batch_size=32, learning_rate=1e-3,
+                          lr_schedule="cosine_hold10", lr_warmup_steps=200, grad_clip=1.0, beta=1e-3,
                           beta_warmup_start=1_000, beta_warmup_end=3_000),
     )
 
