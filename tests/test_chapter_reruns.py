@@ -17,29 +17,37 @@ import pytest
 from chapter_pastes import CHAPTERS, ROOT, check_pastes, execute
 
 from specae.book.parameters import MAX_SEED
+from specae.training.reference_runs import reference_runs
+
+COMMITTED = reference_runs()
+COMMITTED_STATES = [run.manifest.get("run_state", {}).get("state") for run in COMMITTED]
 
 # (chapter, parameters, glue key → the text it must print, a regular expression) — the edges each set hits are
 # named beside it.
 RERUNS = [
     ("01_data", {"seed": MAX_SEED}, {}),  # the largest documented seed
     ("02_model", {"preset": "paper"}, {"preset_pixels": "327,680"}),  # the released architecture (01 takes 22 s on it)
-    # one epoch (too short for the convergence criterion), a code collapsed by β, a seed without a committed run
-    ("03_training", {"epochs": 1, "beta": 100.0, "seed": 5}, {"n_runs": "18", "n_converged": "17"}),
+    # one epoch (too short for the convergence criterion), a code collapsed by β, a seed without a committed run:
+    # the committed runs' states and this one's, collapsed
+    ("03_training", {"epochs": 1, "beta": 100.0, "seed": 5},
+     {"n_runs": str(len(COMMITTED) + 1), "n_converged": str(COMMITTED_STATES.count("converged")),
+      "n_collapsed": str(COMMITTED_STATES.count("collapsed") + 1)}),
     ("03_training", {"latent_dim": 1, "beta": 0.0, "balanced": False}, {}),  # one node, deterministic, uniform draws
     # one size, the main one (C1 compares two or more), and one seed; the smoke book's sizes (up to 32) are above
     # the 18 training stars already
-    ("04_bottleneck", {"latent_sizes": [8], "seeds": [3]}, {"c1_verdict": "not testable"}),
+    # and a budget scaling without the 1× run
+    ("04_bottleneck", {"latent_sizes": [8], "seeds": [3], "budgets": [2]}, {"c1_verdict": "not testable"}),
     # bins wider than the velocity span, no size above the main one (C4), β that collapses the code, a MAD threshold
     # no node passes, one seed
     ("05_disentanglement", {"rv_bin_width": 1000.0, "latent_sizes": [2], "seeds": [1], "betas": [100.0],
                             "mad_threshold": 10.0},
-     {"c4_verdict": "not testable", "c6_verdict": "not testable", "collapsed_betas": "100",
+     {"c4_verdict": "not testable", "c6_verdict": "not testable", "collapsed_betas": "β = 100, seed 1",
       "window_reading": r"The first seed's RV node has no velocity window to read: \d of the \d bins of 1000 over the "
                         r"stars' RV \(km/s\), which spans .*, hold ≥ 3 points, fewer than 3; narrow bin_width\."}),
     # bins far narrower than the stars allow, every β of the β study collapsed or not
     ("05_disentanglement", {"rv_bin_width": 0.5, "latent_sizes": [16, 32], "betas": [1e-6, 10.0]},
      {"c6_verdict": "not testable", "window_reading": r".* widen bin_width, lower min_count or use more points\."}),
-    ("06_train_validation", {"seeds": [4]}, {}),  # one seed, without any committed run
+    ("06_train_validation", {"seeds": [4], "budgets": [1]}, {}),  # one seed, without any committed run; one budget
     ("07_real_spectra", {"latent_dim": 1, "beta": 100.0}, {}),  # one collapsed node
 ]
 
