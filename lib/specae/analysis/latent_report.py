@@ -26,6 +26,7 @@ from specae.analysis.informative import informative_nodes
 from specae.analysis.latents import EncodedSet, encode_labelled, encode_means, one_per_star, usable
 from specae.analysis.paper_comparison import LabelNode, PaperComparison, compare_with_paper
 from specae.analysis.traversal import (
+    BAND_2_SIGMA,
     DopplerSweep,
     MedianBand,
     MonotonicWindow,
@@ -186,7 +187,7 @@ def latent_report(model: SpectrumAutoencoder, data: SpectraSet, stars, grid: Gri
         return LatentReport(indices=encoded.indices, mu=encoded.mu, labels=encoded.labels, comparison=comparison,
                             window=None, band=None, turning=[], example=example, sweep=None,
                             no_window=str(reason))
-    band = median_band(rv, node, window.centres, rv_bin_width, seed=seed)
+    band = median_band(rv, node, window.centres, rv_bin_width, seed=seed, percentiles=BAND_2_SIGMA)  # Study II
     inside = (window.centres >= window.low) & (window.centres <= window.high)
     sweep = doppler_sweep(model.decode, encoded.mu[example], comparison.nodes["rv"].node, window.medians[inside],
                           grid.wavelength, grid.mask, steps=max(3, 2 * int(inside.sum()) - 1),
