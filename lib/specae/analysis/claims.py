@@ -226,8 +226,8 @@ def _leads(node) -> bool:
 
 
 C6_PAPER = "≈ −26 … +40 km/s (the released §6 notebook's z124 plot; the window Cvrček et al. fit)"
-C6_TOLERANCE = ("≥ 3 bins, turning beyond its 2σ bootstrap band at an end inside the data's span, and a traversal whose "
-                "decoded shift rises monotonically over at least half the window's width")
+C6_TOLERANCE = ("≥ 3 bins, turning beyond its 2σ bootstrap band at an end inside the data's span, and a traversal "
+                "whose decoded shift rises monotonically over at least half the window's width")
 
 
 def check_c6(window, n_bins: int, rv_span: tuple[float, float], turning_ends: Sequence[str],
