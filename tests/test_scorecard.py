@@ -62,6 +62,12 @@ def test_c2_compares_at_common_sizes():
     assert not check_c2(rows(0.05), rows(0.05)).holds  # equal: not above 1 on average
     with pytest.raises(ValueError, match="common size"):
         check_c2(rows(0.05), [dict(size=64, stars=0.04)])
+    # Study II: sizes where the β-VAE collapsed are left out, and C2 needs two others
+    kept = check_c2(rows(0.06, 0.05, 0.04), rows(0.05, 0.045, 0.039), collapsed=[8])
+    assert kept.holds and kept.ours.endswith("2: 1.20; 4: 1.11 (collapsed, left out: 8)")
+    assert kept.number == pytest.approx(np.sqrt(1.2 * 0.05 / 0.045))
+    one_left = check_c2(rows(0.06, 0.05, 0.04), rows(0.05, 0.045, 0.039), collapsed=[2, 8])
+    assert one_left.verdict == "not testable" and "collapsed: 2, 8" in one_left.ours
 
 
 def test_c3_to_c7_tolerances():

@@ -146,20 +146,28 @@ def check_c1(rows: Sequence[dict]) -> ClaimCheck:
         tolerance, holds, last["stars"] / first["stars"])
 
 
-def check_c2(variational: Sequence[dict], deterministic: Sequence[dict]) -> ClaimCheck:
-    """Error rows (R, ``stars``) of β-VAE and deterministic models; compared at the sizes both have."""
+def check_c2(variational: Sequence[dict], deterministic: Sequence[dict], collapsed: Sequence[int] = ()) -> ClaimCheck:
+    """Error rows (R, ``stars``) of β-VAE and deterministic models, compared at the sizes both have where the
+    β-VAE did not collapse (``collapsed``: its collapsed sizes, Study II); not testable with fewer than two."""
+    paper = "stated (a third-party summary of the paper); no numbers published"
+    tolerance = (f"at two or more sizes where the β-VAE did not collapse, ratio ≥ {1 - SIZE_SLACK:.2f} at every one "
+                 "and above 1 on average (geometric mean)")
     by_size = {row["size"]: row["stars"] for row in deterministic}
     pairs = [(row["size"], row["stars"], by_size[row["size"]]) for row in variational if row["size"] in by_size]
     if not pairs:
         raise ValueError("C2 needs β-VAE and deterministic models of at least one common size")
-    ratios = [vae / det for _, vae, det in pairs]
+    kept = [pair for pair in pairs if pair[0] not in set(collapsed)]
+    if len(kept) < 2:
+        gone = ", ".join(str(size) for size in collapsed) or "none"
+        return not_testable("C2", paper, tolerance, f"the β-VAE is not collapsed at fewer than two of the sizes "
+                            f"compared (collapsed: {gone}); C2 compares two or more")
+    ratios = [vae / det for _, vae, det in kept]
     mean_ratio = float(np.exp(np.mean(np.log(ratios))))
     holds = all(ratio >= 1 - SIZE_SLACK for ratio in ratios) and mean_ratio > 1
-    ours = "; ".join(f"{size}: {ratio:.2f}" for (size, _, _), ratio in zip(pairs, ratios, strict=True))
-    return ClaimCheck(
-        "C2", "stated (a third-party summary of the paper); no numbers published",
-        f"β-VAE / deterministic error by size: {ours}",
-        f"ratio ≥ {1 - SIZE_SLACK:.2f} at every size and above 1 on average (geometric mean)", holds, mean_ratio)
+    ours = "; ".join(f"{size}: {ratio:.2f}" for (size, _, _), ratio in zip(kept, ratios, strict=True))
+    left_out = f" (collapsed, left out: {', '.join(map(str, sorted(collapsed)))})" if collapsed else ""
+    return ClaimCheck("C2", paper, f"β-VAE / deterministic error by size: {ours}{left_out}", tolerance, holds,
+                      mean_ratio)
 
 
 def check_c3(train_error: float, validation_error: float) -> ClaimCheck:
