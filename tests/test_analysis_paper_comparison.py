@@ -21,12 +21,15 @@ def planted():
 
 def test_label_node_finds_the_planted_node_and_its_information(planted):
     mu, labels = planted
-    rv = label_node(mu, labels["rv"], "rv", n_bootstrap=20, n_null=100)
+    varying = [0, 3, 5, 9]  # the nodes that vary (the rest is ≈ constant): the candidates the comparison would give
+    rv = label_node(mu, labels["rv"], "rv", n_bootstrap=20, n_null=100, candidates=varying)
     assert rv.node == 3 and rv.above_noise
+    # The best-node null: per shuffle the largest MI over the four candidates; shuffled labels share ~0 with each.
+    assert 0 <= rv.best_null < 0.05 and rv.above_best_null
     # For y = x/50·(uniform, width 200 → std 1.155) plus N(0, 0.1) noise, MI ≈ ln(4/(0.1·√(2πe))) ≈ 2.35 nats.
     assert rv.ksg == pytest.approx(2.35, abs=0.15)
     assert rv.second_node != 3 and rv.second_ksg < 0.05  # no other node knows RV
-    teff = label_node(mu, labels["teff"], "teff", n_bootstrap=20, n_null=100)
+    teff = label_node(mu, labels["teff"], "teff", n_bootstrap=20, n_null=100, candidates=varying)
     assert teff.node == 9
 
 
