@@ -41,7 +41,8 @@ class TrainOptions:
     prefetch: prepare the next batch in a background thread while the current step runs (streaming
     sources only; in-memory batches are a copy away).
     eval_spectra: the end-of-epoch validation error is measured on at most this many validation spectra,
-    a fixed seeded subset (0: all). The paper survey's object-disjoint validation set holds >100k spectra.
+    a fixed seeded subset (0: all). A paper-scale object-disjoint validation set can be large (its size depends on
+    which heavily observed stars it holds).
     """
 
     path: str = field(default_factory=default_training_path)
