@@ -69,19 +69,30 @@ from specae.analysis.traversal import (
     traverse,
     turning_ends,
 )
+from specae.analysis.velocity import (
+    HARPS_HOLE_WIDTH_KMS,
+    CCFResult,
+    ccf_rv,
+    harps_mask,
+    harps_mask_type,
+    photon_noise_rv,
+    synthetic_photon_noise_rv,
+    synthetic_sigma,
+)
 from specae.analysis.verdicts import ClaimVerdict, Verdict, decide, judge
 
-__all__ = ["ACTIVE_UNIT_NATS", "CLAIMS", "COLLAPSE_KL_NATS", "ClaimCheck", "ClaimVerdict", "Convergence",
+__all__ = ["ACTIVE_UNIT_NATS", "CCFResult", "CLAIMS", "COLLAPSE_KL_NATS", "ClaimCheck", "ClaimVerdict", "Convergence",
            "DisentanglementScores", "DopplerSweep", "DrawShares", "EncodedSet", "FactorScores", "FactorSensitivity",
-           "INCONCLUSIVE", "LABEL_COLUMNS", "LabelNode", "LatentShift", "MIEstimate", "MIIndicator", "MI_BINS",
-           "MedianBand", "MonotonicWindow", "NOT_TESTABLE", "PaperComparison", "ProbeResult",
-           "RELEASED_CHECKPOINT_ITERATIONS", "RunState", "Verdict", "all_converged", "check_c1", "check_c2", "check_c3",
-           "check_c4", "check_c5", "check_c6", "check_c7", "collapsed_sizes", "compare_with_paper", "convergence",
-           "decide", "disentanglement_scores", "doppler_shift_kms", "doppler_sweep", "draw_shares", "encode_labelled",
-           "encode_means", "error_table", "errors_by_seed", "estimate_mi", "example_star", "factor_sensitivity",
-           "histogram_mi", "informative_nodes", "judge", "ksg_mi", "label_node", "latent_shift",
-           "load_published_latents", "masked_flux", "median_band", "mi_indicator", "mi_table", "monotonic_window",
-           "node_dispersion", "not_testable", "object_folds", "one_per_star", "pca_reconstructions", "per_spectrum_l1",
-           "probe_labels", "published_labels", "read_published_labels", "reconstruct", "reconstruction_errors",
-           "run_state", "run_states", "sigma_clip_label", "state_of", "traverse", "turning_ends", "unless_collapsed",
-           "unless_rv_node", "usable"]
+           "HARPS_HOLE_WIDTH_KMS", "INCONCLUSIVE", "LABEL_COLUMNS", "LabelNode", "LatentShift", "MIEstimate",
+           "MIIndicator", "MI_BINS", "MedianBand", "MonotonicWindow", "NOT_TESTABLE", "PaperComparison", "ProbeResult",
+           "RELEASED_CHECKPOINT_ITERATIONS", "RunState", "Verdict", "all_converged", "ccf_rv", "check_c1", "check_c2",
+           "check_c3", "check_c4", "check_c5", "check_c6", "check_c7", "collapsed_sizes", "compare_with_paper",
+           "convergence", "decide", "disentanglement_scores", "doppler_shift_kms", "doppler_sweep", "draw_shares",
+           "encode_labelled", "encode_means", "error_table", "errors_by_seed", "estimate_mi", "example_star",
+           "factor_sensitivity", "harps_mask", "harps_mask_type", "histogram_mi", "informative_nodes", "judge",
+           "ksg_mi", "label_node", "latent_shift", "load_published_latents", "masked_flux", "median_band",
+           "mi_indicator", "mi_table", "monotonic_window", "node_dispersion", "not_testable", "object_folds",
+           "one_per_star", "pca_reconstructions", "per_spectrum_l1", "photon_noise_rv", "probe_labels",
+           "published_labels", "read_published_labels", "reconstruct", "reconstruction_errors", "run_state",
+           "run_states", "sigma_clip_label", "state_of", "synthetic_photon_noise_rv", "synthetic_sigma", "traverse",
+           "turning_ends", "unless_collapsed", "unless_rv_node", "usable"]
