@@ -73,7 +73,7 @@ def signal_through_decoder(init: str, seed: int = 0) -> list[float]:
     """Standard deviation after each activation of the freshly initialised decoder (biases zeroed) for a
     unit-variance input on its first layer: how much of the code's signal reaches the output."""
     torch.manual_seed(seed)
-    preset = get_preset("study", variational=False)
+    preset = get_preset("study", variational=False, init="default")  # the first study's weights; He-normal below
     model = SpectrumAutoencoder(preset.model)
     if init == "he":
         he_normal(model, preset.model.negative_slope)
@@ -96,9 +96,9 @@ def probe(frame: str, optimisation: str, steps: int, seed: int = 0) -> dict:
     validation star."""
     torch.set_num_threads(1)
     torch.manual_seed(seed)
-    preset = get_preset("study", variational=False)
+    preset = get_preset("study", variational=False, init="default")  # the first study's weights; He-normal below
     data = specae.cached_synthetic(preset.data)
-    _, _, split = find_reference_run(preset).load()
+    _, _, split = find_reference_run(get_preset("study", variational=False)).load()  # the split: the data's only
     labels = {name: np.asarray(data.labels[name], dtype=np.float64) for name in FACTORS}
     flux, mask = data.flux.numpy(), data.mask.numpy()
     if frame == "rest":
