@@ -9,10 +9,15 @@ parameters with 128 latents.
 
 ``SpectrumAutoencoder.set_fast_layers`` switches a model to the fast path's formulation of the same function
 (:mod:`specae.model.fast_layers`: same parameters and names; :mod:`specae.training.options` says when it is used).
+
+A configuration with ``velocity=True`` asks for the Doppler-aware variant, which is not the paper's model
+(:mod:`specae.model.doppler_autoencoder`); build models with :func:`specae.model.factory.build_model`, which
+returns whichever the configuration asks for.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,10 +25,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from specae.constants import SPEED_OF_LIGHT_KMS
 from specae.model import fast_layers
 from specae.spectra.grid import N_PADDED_PIXELS
 
 INITS = ("default", "he_normal")
+MAX_VELOCITY_RANGE_KMS = SPEED_OF_LIGHT_KMS / 10  # the classical Doppler factor errs by (v/c)²/2 ≈ 0.5 % beyond
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,17 @@ class AutoencoderConfig:
     release). The study sets −6 (σ ≈ 0.05) so that the β-VAE starts as nearly the deterministic model;
     with the default, σ ≈ 1 noise on codes of order 0.05 left it at an L1 of 0.40 after 500 steps where
     the deterministic model reached 0.09 (docs/decisions.md, *The study*).
+
+    The Doppler-aware variant (not the paper's model; :mod:`specae.model.doppler_autoencoder`), off by default:
+    velocity: True to draw each spectrum in its rest frame and move it onto the observed grid by a velocity
+    v = v_anchor(x) + δv(x), the anchor a cross-correlation with a template stacked from the data (no labels).
+    velocity_range_kms: the largest |v| (km/s) the model can represent: the decoder draws a rest grid that covers the
+    observed one for every |v| ≤ this (:meth:`specae.model.doppler.RestGrid.covering`); at most c/10.
+    velocity_step_kms: the step (km/s) of the anchor's cross-correlation grid, which spans
+    ±(velocity_range_kms − velocity_head_kms); a parabola through the peak gives the anchor between steps.
+    velocity_head_kms: the bound (km/s) of the learned correction, δv = velocity_head_kms · tanh(·); 0 turns the
+    head off (v = v_anchor).
+    These settings must keep their defaults when ``velocity`` is False.
     """
 
     input_length: int
@@ -53,6 +71,10 @@ class AutoencoderConfig:
     negative_slope: float = 0.1
     logvar_bias_init: float | None = None
     init: str = "default"
+    velocity: bool = False
+    velocity_range_kms: float = 200.0
+    velocity_step_kms: float = 1.0
+    velocity_head_kms: float = 5.0
 
     def __post_init__(self):
         if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
@@ -75,6 +97,39 @@ class AutoencoderConfig:
             raise ValueError(
                 f"input_length {self.input_length} must be a multiple of the total stride {reduction}"
             )
+        self._check_velocity()
+
+    def _check_velocity(self) -> None:
+        """ValueErrors for the Doppler-aware variant's settings (see the class docstring)."""
+        if not isinstance(self.velocity, bool):
+            raise ValueError(f"velocity must be True or False, got {self.velocity!r}")
+        defaults = {field.name: field.default for field in dataclasses.fields(self)
+                    if field.name.startswith("velocity_")}
+        if not self.velocity:
+            changed = sorted(name for name, default in defaults.items() if getattr(self, name) != default)
+            if changed:
+                raise ValueError(f"{', '.join(changed)} only apply to the Doppler-aware variant; set velocity=True "
+                                 "or leave them at their defaults")
+            return
+        for name in defaults:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number of km/s, got {value!r}")
+        if not 0 < self.velocity_range_kms <= MAX_VELOCITY_RANGE_KMS:
+            raise ValueError(f"velocity_range_kms must be in (0, {MAX_VELOCITY_RANGE_KMS:g}] km/s (c/10), got "
+                             f"{self.velocity_range_kms!r}")
+        if self.velocity_step_kms <= 0:
+            raise ValueError(f"velocity_step_kms must be > 0 km/s, got {self.velocity_step_kms!r}")
+        if self.velocity_head_kms < 0:
+            raise ValueError(f"velocity_head_kms must be ≥ 0 km/s (0: no learned correction), got "
+                             f"{self.velocity_head_kms!r}")
+        if self.velocity_range_kms - self.velocity_head_kms < self.velocity_step_kms:
+            raise ValueError(
+                f"the anchor's grid ±(velocity_range_kms − velocity_head_kms) = ±"
+                f"{self.velocity_range_kms - self.velocity_head_kms:g} km/s needs at least one step of "
+                f"velocity_step_kms = {self.velocity_step_kms:g} km/s on each side of 0; widen velocity_range_kms or "
+                "shrink velocity_head_kms or velocity_step_kms"
+            )
 
     @property
     def bottleneck_shape(self) -> tuple[int, int]:
@@ -96,12 +151,14 @@ def paper_architecture(latent_dim: int = 128, variational: bool = True) -> Autoe
 
 @dataclass
 class AutoencoderOutput:
-    """reconstruction: (batch, 1, L); mu, z: (batch, latent_dim); logvar: (batch, latent_dim) or None."""
+    """reconstruction: (batch, 1, L); mu, z: (batch, latent_dim); logvar: (batch, latent_dim) or None;
+    velocity: (batch,) km/s for the Doppler-aware variant, None for the paper's model."""
 
     reconstruction: torch.Tensor
     mu: torch.Tensor
     logvar: torch.Tensor | None
     z: torch.Tensor
+    velocity: torch.Tensor | None = None
 
 
 @dataclass
@@ -114,11 +171,26 @@ class LossTerms:
 
 
 class SpectrumAutoencoder(nn.Module):
-    """1-D convolutional autoencoder for spectra of shape (batch, 1, input_length)."""
+    """1-D convolutional autoencoder for spectra of shape (batch, 1, input_length).
 
-    def __init__(self, config: AutoencoderConfig):
+    decoder_length: the length the decoder draws (default ``config.input_length``; a multiple of the total
+    stride): the Doppler-aware variant, a subclass, draws a longer rest-frame spectrum. Only the size of
+    ``fc_decode`` depends on it, the decoder's convolutions do not.
+    """
+
+    handles_velocity = False  # True for a subclass that implements config.velocity
+
+    def __init__(self, config: AutoencoderConfig, *, decoder_length: int | None = None):
         super().__init__()
+        if config.velocity and not self.handles_velocity:
+            raise ValueError("this configuration asks for the Doppler-aware variant (velocity=True); build it with "
+                             "specae.model.factory.build_model(config, grid)")
         self.config = config
+        self.decoder_length = config.input_length if decoder_length is None else decoder_length
+        reduction = math.prod(config.strides)
+        if self.decoder_length < reduction or self.decoder_length % reduction:
+            raise ValueError(f"decoder_length {self.decoder_length} must be a multiple of the total stride "
+                             f"{reduction}")
         n_channels, n_positions = config.bottleneck_shape
         n_flat = n_channels * n_positions
         self.encoder = _encoder(config)
@@ -126,7 +198,7 @@ class SpectrumAutoencoder(nn.Module):
         self.fc_logvar = nn.Linear(n_flat, config.latent_dim) if config.variational else None
         if self.fc_logvar is not None and config.logvar_bias_init is not None:
             nn.init.constant_(self.fc_logvar.bias, config.logvar_bias_init)
-        self.fc_decode = nn.Linear(config.latent_dim, n_flat)
+        self.fc_decode = nn.Linear(config.latent_dim, n_channels * self.decoder_length // reduction)
         self.decoder = _decoder(config)
         if config.init == "he_normal":
             _he_normal(self, config.negative_slope)
@@ -146,19 +218,21 @@ class SpectrumAutoencoder(nn.Module):
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, 1, L) → the encoder's flattened output (batch, channels[-1] · L / total stride)."""
+        self._check_input(x)
+        return (fast_layers.encode(self.encoder, x) if self.fast_layers else self.encoder(x)).flatten(1)
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (batch, 1, L) → μ (batch, latent_dim) and log σ² (batch, latent_dim) or None."""
-        self._check_input(x)
-        features = (fast_layers.encode(self.encoder, x) if self.fast_layers else self.encoder(x)).flatten(1)
-        logvar = self.fc_logvar(features) if self.fc_logvar is not None else None
-        return self.fc_mu(features), logvar
+        return self._heads(self.features(x))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z: (batch, latent_dim) → reconstruction (batch, 1, L)."""
+        """z: (batch, latent_dim) → reconstruction (batch, 1, decoder_length)."""
         if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
             raise ValueError(f"codes must have shape (batch, {self.config.latent_dim}), got {tuple(z.shape)}")
-        n_channels, n_positions = self.config.bottleneck_shape
-        hidden = self.fc_decode(z).view(-1, n_channels, n_positions)
+        n_channels = self.config.channels[-1]
+        hidden = self.fc_decode(z).view(-1, n_channels, self.decoder_length // math.prod(self.config.strides))
         if not self.fast_layers:
             return self.decoder(hidden)
         return fast_layers.decode(self.decoder, hidden)
@@ -172,14 +246,24 @@ class SpectrumAutoencoder(nn.Module):
         inference).
         """
         mu, logvar = self.encode(x)
-        z = mu
-        if logvar is not None and self.training:
-            if noise is None:
-                noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-            elif noise.shape != mu.shape:
-                raise ValueError(f"noise must have shape {tuple(mu.shape)}, got {tuple(noise.shape)}")
-            z = mu + noise * torch.exp(0.5 * logvar)
+        z = self._sample(mu, logvar, generator, noise)
         return AutoencoderOutput(reconstruction=self.decode(z), mu=mu, logvar=logvar, z=z)
+
+    def _heads(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """μ and log σ² (or None) of the encoder's flattened features (batch, n_flat)."""
+        logvar = self.fc_logvar(features) if self.fc_logvar is not None else None
+        return self.fc_mu(features), logvar
+
+    def _sample(self, mu: torch.Tensor, logvar: torch.Tensor | None, generator: torch.Generator | None,
+                noise: torch.Tensor | None) -> torch.Tensor:
+        """z (batch, latent_dim): μ + ε·exp(½ log σ²) for a β-VAE in training mode (see :meth:`forward`), else μ."""
+        if logvar is None or not self.training:
+            return mu
+        if noise is None:
+            noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        elif noise.shape != mu.shape:
+            raise ValueError(f"noise must have shape {tuple(mu.shape)}, got {tuple(noise.shape)}")
+        return mu + noise * torch.exp(0.5 * logvar)
 
     def _check_input(self, x: torch.Tensor) -> None:
         length = self.config.input_length

@@ -20,6 +20,7 @@ import torch
 from specae._files import atomic_write
 from specae._version import __version__
 from specae.model.autoencoder import SpectrumAutoencoder
+from specae.model.factory import build_model
 from specae.spectra.spectra_set import SpectraSet
 from specae.training import distributed
 from specae.training.devices import resolve_device
@@ -87,7 +88,7 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[Prese
         raise ValueError(f"{path} is not a specae checkpoint of format {CHECKPOINT_FORMAT}")
     _check_version(path, state, "load it with that version, or retrain")
     preset = Preset.from_dict(state["preset"])
-    model = SpectrumAutoencoder(preset.model).to(torch_device)
+    model = build_model(preset.model, preset.data.grid).to(torch_device)
     model.load_state_dict(state["model"])
     model.eval()
     return preset, model, state

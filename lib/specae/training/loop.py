@@ -30,6 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from specae.model.autoencoder import AutoencoderOutput, LossTerms, SpectrumAutoencoder, masked_l1_kl_loss
+from specae.model.factory import build_model
 from specae.seeding import Stream, derive_seed, torch_generator
 from specae.spectra.spectra_set import SpectraSet
 from specae.training import checkpoints, distributed
@@ -158,6 +159,7 @@ def _train(preset: Preset, out_dir: Path, ranks: distributed.Ranks, resume: bool
         progress = checkpoints.resume(out_dir, preset, model, optimizer, ranks.device, training_path)
     else:
         progress = Progress()
+        _fit_to_data(model, preset, data, split)
     # set up after resuming: wrapping the model in DDP copies rank 0's weights to every rank
     run = _set_up(preset, out_dir, ranks, data, split, model, optimizer, options, training_path)
     bar = tqdm(total=run.total_steps, initial=progress.step, disable=not show_progress, desc=f"train {preset.name}",
@@ -181,8 +183,23 @@ def _new_model(preset: Preset, device: torch.device) -> tuple[SpectrumAutoencode
     """The model with its seeded initial weights (global RNG state untouched) on ``device``, and its Adam."""
     with kernel_settings(device), torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(preset.train.seed, Stream.WEIGHTS))
-        model = SpectrumAutoencoder(preset.model).to(device)
+        model = build_model(preset.model, preset.data.grid).to(device)
     return model, torch.optim.Adam(model.parameters(), lr=preset.train.learning_rate)
+
+
+def _fit_to_data(model: SpectrumAutoencoder, preset: Preset, data: SpectraSet | BatchSource, split: Split) -> None:
+    """Before a fresh run's first step, a model with a starting point taken from the data fits it to the training
+    spectra: the Doppler-aware variant its template (``fit_template``, no labels; a resumed run loads it from the
+    checkpoint). Other models have nothing to fit and are left untouched. The template's subset is drawn from the
+    weights' stream (counter 1): the template is part of the initial model."""
+    fit_template = getattr(model, "fit_template", None)
+    if fit_template is None:
+        return
+    if not isinstance(data, SpectraSet):
+        raise ValueError(f"the Doppler-aware variant (velocity=True) fits its template to the training spectra held in "
+                         f"memory, and this run streams them ({type(data).__name__}); for now, train it on a survey "
+                         "that fits in memory (specae.training.datasets.load_synthetic)")
+    fit_template(data.flux[split.train], data.mask[split.train], seed=derive_seed(preset.train.seed, Stream.WEIGHTS, 1))
 
 
 def _set_up(preset: Preset, out_dir: Path, ranks: distributed.Ranks, data: SpectraSet | BatchSource, split: Split,
@@ -371,4 +388,5 @@ def _loss(output: AutoencoderOutput, flux: torch.Tensor, mask: torch.Tensor, bet
 def _in_fp32(output: AutoencoderOutput) -> AutoencoderOutput:
     """The output with every tensor in float32 (a no-op outside autocast), so the loss is summed in fp32."""
     return AutoencoderOutput(reconstruction=output.reconstruction.float(), mu=output.mu.float(), z=output.z.float(),
-                             logvar=None if output.logvar is None else output.logvar.float())
+                             logvar=None if output.logvar is None else output.logvar.float(),
+                             velocity=None if output.velocity is None else output.velocity.float())

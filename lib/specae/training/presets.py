@@ -154,7 +154,8 @@ class Preset:
             "preset": self.name, "pixels per spectrum": self.model.input_length,
             "pixel width (Å)": self.data.grid.step_angstrom, "spectra": self.data.synthetic.n_spectra,
             "objects": self.data.synthetic.n_objects, "latent dimensions": self.model.latent_dim,
-            "model": "β-VAE" if self.model.variational else "deterministic", "β": self.train.beta,
+            "model": ("β-VAE" if self.model.variational else "deterministic")
+            + (", Doppler-aware (not the paper's)" if self.model.velocity else ""), "β": self.train.beta,
             "epochs": self.train.epochs, "draws per epoch": self.train.samples_per_epoch or "the training set",
             "batch size": self.train.batch_size, "learning rate": self.train.learning_rate,
             "learning-rate schedule": f"{self.train.lr_schedule}, warm-up {self.train.lr_warmup_steps} steps",
@@ -189,7 +190,8 @@ class Preset:
 
 
 # Settings added after reference runs were committed, with the default those runs were trained with.
-ADDED_LATER = {("model", "init"): "default"}
+ADDED_LATER = {("model", "init"): "default", ("model", "velocity"): False, ("model", "velocity_range_kms"): 200.0,
+               ("model", "velocity_step_kms"): 1.0, ("model", "velocity_head_kms"): 5.0}
 
 # Flat override key → (section, field).
 OVERRIDES = {
@@ -209,6 +211,10 @@ OVERRIDES = {
     "channels": ("model", "channels"),
     "kernels": ("model", "kernels"),
     "strides": ("model", "strides"),
+    "velocity": ("model", "velocity"),
+    "velocity_range_kms": ("model", "velocity_range_kms"),
+    "velocity_step_kms": ("model", "velocity_step_kms"),
+    "velocity_head_kms": ("model", "velocity_head_kms"),
     "epochs": ("train", "epochs"),
     "batch_size": ("train", "batch_size"),
     "learning_rate": ("train", "learning_rate"),

@@ -35,6 +35,7 @@ import torch
 from specae._files import REPO_DIR, atomic_write
 from specae._version import __version__
 from specae.model.autoencoder import SpectrumAutoencoder
+from specae.model.factory import build_model
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.checkpoints import load_checkpoint
 from specae.training.feeds import BatchSource
@@ -69,7 +70,7 @@ class ReferenceRun:
 
     def load(self, device: str | torch.device = "cpu") -> tuple[SpectrumAutoencoder, list[dict], Split]:
         """The model (eval mode, on ``device``), its per-epoch history and its split."""
-        model = SpectrumAutoencoder(self.preset.model)
+        model = build_model(self.preset.model, self.preset.data.grid)
         model.load_state_dict(torch.load(self.path / WEIGHTS_NAME, map_location="cpu", weights_only=True))
         with np.load(self.path / SPLIT_NAME) as arrays:
             split = Split(train=arrays["train"].astype(np.int64), validation=arrays["validation"].astype(np.int64))

@@ -52,7 +52,7 @@ TRAINING_FILES = ("training/loop.py", "training/checkpoints.py", "training/devic
                   "training/progress.py", "training/schedules.py", "model/autoencoder.py",
                   "training/balanced_sampler.py", "seeding.py", "training/presets.py", "training/feeds.py",
                   "training/distributed.py", "training/split.py", "spectra/spectra_set.py", "training/allocator.py",
-                  "model/fast_layers.py")
+                  "model/fast_layers.py", "model/factory.py", "model/doppler_autoencoder.py", "model/doppler.py")
 
 
 def generator_code_hash() -> str:
