@@ -220,3 +220,28 @@ def test_the_cap_on_spectra_per_star_keeps_the_total_and_the_heavy_tail():
     assert uncapped.max() > 200  # the cap is doing something for this seed
     with pytest.raises(ValueError, match="max_spectra_per_object=4 cannot hold 10000 spectra of 2000 objects"):
         SyntheticConfig(n_objects=2_000, n_spectra=10_000, max_spectra_per_object=4)
+
+
+def test_rv_scale_multiplies_every_velocity_and_changes_nothing_else():
+    """The RV-spread experiment's surveys (issue 23): the same stars and observations, velocities scaled."""
+    from specae.synth.population import draw_population
+
+    base = draw_population(40, 120, seed=3, median_snr=40.0)
+    scaled = draw_population(40, 120, seed=3, median_snr=40.0, rv_scale=0.1)
+    assert np.array_equal(np.asarray(scaled["rv"]), 0.1 * np.asarray(base["rv"]))
+    for name in base.colnames:
+        if name != "rv":
+            assert np.array_equal(np.asarray(scaled[name]), np.asarray(base[name])), name
+    assert np.array_equal(np.asarray(draw_population(40, 120, seed=3, median_snr=40.0, rv_scale=1.0)["rv"]),
+                          np.asarray(base["rv"]))  # 1 is the draw, bit for bit
+    with pytest.raises(ValueError, match="rv_scale must be a finite number > 0"):
+        SyntheticConfig(n_objects=2, n_spectra=4, rv_scale=0.0)
+
+
+def test_rv_scale_appears_in_a_configuration_only_when_set():
+    from specae.training.presets import Preset, get_preset
+
+    study, narrow = get_preset("study"), get_preset("study", rv_scale=0.1)
+    assert "rv_scale" not in study.to_dict()["data"]["synthetic"]
+    assert narrow.to_dict()["data"]["synthetic"]["rv_scale"] == 0.1 and narrow.config_hash() != study.config_hash()
+    assert Preset.from_dict(narrow.to_dict()) == narrow and Preset.from_dict(study.to_dict()) == study

@@ -31,8 +31,11 @@ def spectral_class_number(teff: np.ndarray) -> np.ndarray:
 
 
 def draw_population(n_objects: int, n_spectra: int, seed: int, median_snr: float,
-                    max_per_object: int | None = None) -> Table:
+                    max_per_object: int | None = None, rv_scale: float = 1.0) -> Table:
     """One row per spectrum, grouped by object: true stellar parameters and observing conditions.
+
+    rv_scale: every radial velocity (systemic, binary orbit and jitter) multiplied by this factor, all else drawn
+    as at 1 (the RV-spread experiment's surveys; 1 is the study's, bit for bit).
 
     max_per_object: cap on any star's number of spectra; the spectra above it go to the other stars in
     proportion to their weights, as further multinomial draws (no cap: the single draw as before).
@@ -66,7 +69,7 @@ def draw_population(n_objects: int, n_spectra: int, seed: int, median_snr: float
     table["logg"] = stars["logg"][obj] * u.dex
     table["feh"] = stars["feh"][obj] * u.dex
     table["vsini"] = stars["vsini"][obj] * u.km / u.s
-    table["rv"] = rv * u.km / u.s
+    table["rv"] = rv_scale * rv * u.km / u.s
     table["berv"] = berv * u.km / u.s
     table["airmass"] = airmass
     table["pwv"] = np.exp(rng.normal(np.log(3.5), 0.6, n)) * u.mm

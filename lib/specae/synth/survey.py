@@ -64,6 +64,8 @@ class SyntheticConfig:
     seed: the survey seed (population, observations, noise).
     median_snr: median S/N per 0.01 Å pixel of the continuum at 5,500 Å, before rebinning.
     max_spectra_per_object: the most spectra any one star may have (None: no cap beyond the draw).
+    rv_scale: every star's radial velocity multiplied by this factor (> 0; 1: the velocities as drawn), the rest of
+    the survey unchanged: surveys that differ only in their spread of velocities.
     """
 
     n_objects: int
@@ -71,6 +73,7 @@ class SyntheticConfig:
     seed: int = 0
     median_snr: float = 40.0
     max_spectra_per_object: int | None = None
+    rv_scale: float = 1.0
 
     def __post_init__(self):
         if self.n_objects < 1:
@@ -81,6 +84,8 @@ class SyntheticConfig:
             )
         if self.median_snr <= 0:
             raise ValueError(f"median_snr must be > 0, got {self.median_snr}")
+        if not (np.isfinite(self.rv_scale) and self.rv_scale > 0):
+            raise ValueError(f"rv_scale must be a finite number > 0 (1: the velocities as drawn), got {self.rv_scale}")
         cap = self.max_spectra_per_object
         if cap is not None and (cap < 1 or cap * self.n_objects < self.n_spectra):
             raise ValueError(f"max_spectra_per_object={cap} cannot hold {self.n_spectra} spectra of "
@@ -118,7 +123,7 @@ class SyntheticSurvey:
         Edit columns (e.g. set ``rv``) before rendering to make controlled experiments.
         """
         c = self.config
-        return draw_population(c.n_objects, c.n_spectra, c.seed, c.median_snr, c.max_spectra_per_object)
+        return draw_population(c.n_objects, c.n_spectra, c.seed, c.median_snr, c.max_spectra_per_object, c.rv_scale)
 
     @property
     def object_ids(self) -> np.ndarray:

@@ -135,9 +135,12 @@ class Preset:
         (:data:`ADDED_LATER`) appears only when it differs from its default, so the configurations and hashes of
         the runs trained before it stay as they were."""
         d = dataclasses.asdict(self)
-        for (section, key), default in ADDED_LATER.items():
-            if d[section][key] == default:
-                del d[section][key]
+        for (*sections, key), default in ADDED_LATER.items():
+            node = d
+            for section in sections:
+                node = node[section]
+            if node[key] == default:
+                del node[key]
         return d
 
     @classmethod
@@ -191,7 +194,8 @@ class Preset:
 
 # Settings added after reference runs were committed, with the default those runs were trained with.
 ADDED_LATER = {("model", "init"): "default", ("model", "velocity"): False, ("model", "velocity_range_kms"): 200.0,
-               ("model", "velocity_step_kms"): 1.0, ("model", "velocity_head_kms"): 5.0}
+               ("model", "velocity_step_kms"): 1.0, ("model", "velocity_head_kms"): 5.0,
+               ("data", "synthetic", "rv_scale"): 1.0}  # (section, …, field) → default
 
 # Flat override key → (section, field).
 OVERRIDES = {
@@ -202,6 +206,7 @@ OVERRIDES = {
     "median_threshold": ("data", "median_threshold"),
     "balanced": ("data", "balanced"),
     "n_objects": ("synthetic", "n_objects"),
+    "rv_scale": ("synthetic", "rv_scale"),
     "n_spectra": ("synthetic", "n_spectra"),
     "data_seed": ("synthetic", "seed"),
     "median_snr": ("synthetic", "median_snr"),
