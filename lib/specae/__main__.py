@@ -27,7 +27,7 @@ from specae.training.feeds import training_source
 from specae.training.loop import train
 from specae.training.options import PATH_VARIABLE, PRECISIONS, TRAINING_PATHS, TrainOptions, default_training_path
 from specae.training.presets import PRESETS, get_preset
-from specae.training.study_runs import STUDY_RUNS, train_study_runs, verify_study_run
+from specae.training.study_runs import REFERENCE_RUNS, RUN_SETS, train_study_runs, verify_study_run
 
 PATH_HELP = (f"training path: fast (the default; ${PATH_VARIABLE} sets another) or plain (the release's computation, "
              "as the runs before the fast path were trained; their weights differ by rounding)")
@@ -69,16 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     download.add_argument("--url-template", default=ESO_DOWNLOAD_URL, help="URL with {product_id}")
     samples = commands.add_parser("samples", help="fetch and checksum the real HARPS sample files")
     samples.add_argument("--dest", default=None, help=f"cache folder (default: {samples_dir()})")
-    study = commands.add_parser("reference-runs", help="train the study's runs missing from runs/ (resumable)")
-    study.add_argument("--only", nargs="+", default=None, metavar="NAME", choices=list(STUDY_RUNS),
-                       help="these runs only (default: all, in the study's order)")
+    study = commands.add_parser("reference-runs", help="train the reference runs missing from runs/ (resumable)")
+    study.add_argument("--set", default="study", choices=list(RUN_SETS), dest="run_set",
+                       help="which runs: the study's (default) or the velocity issue's")
+    study.add_argument("--only", nargs="+", default=None, metavar="NAME", choices=list(REFERENCE_RUNS),
+                       help="these runs only (default: all of the set, in its order)")
     study.add_argument("--device", default="auto", help=f"one of {DEVICE_CHOICES}")
     study.add_argument("--workers", type=int, default=None,
                        help="runs trained side by side (default: one per CPU core on a CPU, one on a GPU)")
     study.add_argument("--runs-dir", default=None, help="where reference runs are written (default: runs/)")
     study.add_argument("--path", default=None, choices=TRAINING_PATHS, help=PATH_HELP)
-    verify = commands.add_parser("verify-run", help="retrain a committed study run here and compare it with runs/")
-    verify.add_argument("name", choices=list(STUDY_RUNS), metavar="NAME", help=f"one of {list(STUDY_RUNS)}")
+    verify = commands.add_parser("verify-run", help="retrain a committed reference run here and compare it with runs/")
+    verify.add_argument("name", choices=list(REFERENCE_RUNS), metavar="NAME", help=f"one of {list(REFERENCE_RUNS)}")
     verify.add_argument("--device", default="auto", help=f"one of {DEVICE_CHOICES}")
     figures = commands.add_parser("figures", help="exported figures: is each still current?")
     figures.add_argument("action", choices=["verify"], help="verify: recompute each figure's provenance")
@@ -111,7 +113,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _reference_runs(args: argparse.Namespace) -> int:
-    train_study_runs(args.only, device=args.device, workers=args.workers, runs_dir=args.runs_dir, path=args.path,
+    names = args.only if args.only is not None else list(RUN_SETS[args.run_set])
+    train_study_runs(names, device=args.device, workers=args.workers, runs_dir=args.runs_dir, path=args.path,
                      assess=assess_run)
     return 0
 

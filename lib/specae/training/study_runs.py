@@ -21,6 +21,7 @@ from specae.training.reference_runs import find_reference_run, probe_losses, pro
 from specae.training.run_cache import cached_train
 from specae.training.run_keys import trained_with
 from specae.training.side_by_side import cached_train_many, train_side_by_side
+from specae.training.velocity_runs import VELOCITY_RUNS
 
 STUDY_PRESET = "study"
 MAIN_LATENT_DIM = 16
@@ -70,19 +71,21 @@ def _runs() -> dict[str, dict]:
 
 
 STUDY_RUNS: dict[str, dict] = _runs()
+REFERENCE_RUNS: dict[str, dict] = STUDY_RUNS | VELOCITY_RUNS  # every committed run: the study's, then the velocity's
+RUN_SETS = {"study": STUDY_RUNS, "velocity": VELOCITY_RUNS}
 
 
 def study_preset(name: str) -> Preset:
-    """The configuration of study run ``name`` (e.g. ``"vae16-seed0"``)."""
-    if name not in STUDY_RUNS:
-        raise ValueError(f"unknown study run {name!r}; the runs are {list(STUDY_RUNS)}")
-    return get_preset(STUDY_PRESET, **STUDY_RUNS[name])
+    """The configuration of reference run ``name`` (e.g. ``"vae16-seed0"``, ``"dvae16-seed0"``)."""
+    if name not in REFERENCE_RUNS:
+        raise ValueError(f"unknown reference run {name!r}; the runs are {list(REFERENCE_RUNS)}")
+    return get_preset(STUDY_PRESET, **REFERENCE_RUNS[name])
 
 
 def run_name(preset: Preset) -> str:
     """The study's name of the run ``preset`` configures (e.g. "vae16-seed0"), or, for any other configuration,
     a name that spells out what sets it apart: family, latent size, β, draws, epochs and seed."""
-    names = {study_preset(name).config_hash(): name for name in STUDY_RUNS}
+    names = {study_preset(name).config_hash(): name for name in REFERENCE_RUNS}
     if preset.config_hash() in names:
         return names[preset.config_hash()]
     model, train = preset.model, preset.train
