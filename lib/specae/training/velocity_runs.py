@@ -14,7 +14,9 @@ follow), then the variant at the main size, then its other sizes and seeds.
 
 from __future__ import annotations
 
-MAIN_LATENT_DIM = 16
+from specae.training.presets import get_preset
+
+MAIN_LATENT_DIM = get_preset("study").model.latent_dim  # the study's main size
 VARIANT_SIZES = (2, 4, 8, 16, 32)
 VARIANT_SEEDS = (0, 1, 2)
 RV_SCALES = (0.03, 0.1, 0.3)  # besides the study's 1: the velocities' spread × 0.03, 0.1 and 0.3
