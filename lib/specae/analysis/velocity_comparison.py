@@ -1,0 +1,69 @@
+"""A learned velocity against the classical answer and the physical limit (issue 23, item 3).
+
+On one spectrum per validation star, three velocity estimates of the same spectra: the Doppler-aware variant's v
+(:mod:`specae.model.doppler_autoencoder`), the HARPS cross-correlation RV (:func:`specae.analysis.velocity.ccf_rv`)
+and, as the floor, each spectrum's photon-noise limit (:func:`specae.analysis.velocity.synthetic_photon_noise_rv`).
+A label-free velocity is defined up to one zero point (the template's), so each estimate is scored by its RMSE
+about the true RV after removing **one global offset** (its mean residual), overall and per spectral class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class VelocityScores:
+    """RMSE (km/s) after one global offset of each estimate, the offset removed, and the spectra scored."""
+
+    rmse: dict[str, float]
+    offset: dict[str, float]
+    n: int
+
+    def ratio(self, estimate: str, reference: str) -> float:
+        """How many times ``reference``'s RMSE ``estimate``'s is (e.g. learned over CCF)."""
+        return self.rmse[estimate] / self.rmse[reference]
+
+
+def rmse_after_offset(estimate: np.ndarray, true: np.ndarray) -> tuple[float, float]:
+    """(RMSE about the truth after removing the mean residual, that mean) of estimates (n,) of ``true`` (n,)
+    km/s; non-finite estimates (a failed CCF fit) are left out, and none left is an error."""
+    estimate, true = np.asarray(estimate, dtype=np.float64), np.asarray(true, dtype=np.float64)
+    if estimate.shape != true.shape:
+        raise ValueError(f"estimates {estimate.shape} and true velocities {true.shape} must have one shape")
+    residual = (estimate - true)[np.isfinite(estimate) & np.isfinite(true)]
+    if residual.size == 0:
+        raise ValueError("no finite estimate to score: every fit failed (check the velocity grid and the masks)")
+    offset = float(residual.mean())
+    return float(np.sqrt(np.mean((residual - offset) ** 2))), offset
+
+
+def score_velocities(true: np.ndarray, estimates: Mapping[str, np.ndarray]) -> VelocityScores:
+    """Each estimate (name → (n,) km/s) scored against ``true`` (n,) km/s after its own global offset."""
+    scored = {name: rmse_after_offset(values, true) for name, values in estimates.items()}
+    return VelocityScores(rmse={name: value[0] for name, value in scored.items()},
+                          offset={name: value[1] for name, value in scored.items()}, n=int(np.size(true)))
+
+
+def scores_by_class(true: np.ndarray, estimates: Mapping[str, np.ndarray], classes: np.ndarray,
+                    limit: np.ndarray | None = None) -> dict[object, dict[str, float]]:
+    """Spectral class → each estimate's RMSE after the *global* offsets (one zero point for every class, as a
+    survey would use it), the number of spectra and, given ``limit`` (n,) km/s, the class's median photon-noise
+    limit; classes: (n,) each spectrum's class (e.g. the labels' ``spec_type_no``)."""
+    true, classes = np.asarray(true, dtype=np.float64), np.asarray(classes)
+    offsets = score_velocities(true, estimates).offset
+    table: dict[object, dict[str, float]] = {}
+    for kind in np.unique(classes):
+        members = classes == kind
+        row: dict[str, float] = {"spectra": float(members.sum())}
+        for name, values in estimates.items():
+            residual = np.asarray(values, dtype=np.float64)[members] - true[members] - offsets[name]
+            residual = residual[np.isfinite(residual)]
+            row[name] = float(np.sqrt(np.mean(residual**2))) if residual.size else float("nan")
+        if limit is not None:
+            row["photon limit"] = float(np.median(np.asarray(limit, dtype=np.float64)[members]))
+        table[kind.item() if hasattr(kind, "item") else kind] = row
+    return table
