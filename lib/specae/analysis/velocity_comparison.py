@@ -13,6 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+
+from specae.analysis.velocity import ccf_rv, harps_mask, harps_mask_type
+from specae.spectra.spectra_set import SpectraSet
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,35 @@ def scores_by_class(true: np.ndarray, estimates: Mapping[str, np.ndarray], class
             row["photon limit"] = float(np.median(np.asarray(limit, dtype=np.float64)[members]))
         table[kind.item() if hasattr(kind, "item") else kind] = row
     return table
+
+
+SURVEY_VELOCITIES = np.arange(-200.0, 200.25, 0.5)  # km/s: the label-free CCF's grid, the survey's whole span
+CCF_FIT_HALF_WIDTH_KMS = 20.0  # the Gaussian is fitted within this of the CCF's minimum (the DRS fits the dip)
+CCF_MIN_CONTRAST = 0.02  # a shallower dip is a chance alignment of lines, not the star's (velocity.ccf_rv)
+
+
+@torch.no_grad()
+def learned_velocities(model, data: SpectraSet, indices, batch_size: int = 32) -> np.ndarray:
+    """(n,) km/s: the Doppler-aware model's velocity v of spectra ``indices`` (their masks given), on the CPU."""
+    indices = np.asarray(indices, dtype=np.int64)
+    model.eval()
+    device = next(model.parameters()).device
+    parts = [model.velocity(data.flux[chunk].to(device)[:, None, :], data.mask[chunk].to(device)).double().cpu()
+             for chunk in np.array_split(indices, max(1, -(-indices.size // batch_size)))]
+    return torch.cat(parts).numpy() if parts else np.zeros(0)
+
+
+def ccf_velocities(flux: np.ndarray, mask: np.ndarray, wavelength: np.ndarray, teff: np.ndarray,
+                   velocities: np.ndarray = SURVEY_VELOCITIES) -> np.ndarray:
+    """(n,) km/s: the HARPS DRS CCF RV of spectra ``flux`` (n, n_pix) with ``mask`` (n, n_pix), each with the mask
+    of nearest ``teff`` (n,) K, on a velocity grid spanning the survey (no catalogue RV to centre it: label-free);
+    NaN where no dip is found."""
+    types = harps_mask_type(teff)
+    rv = np.full(len(flux), np.nan)
+    for kind in np.unique(types):
+        members = np.flatnonzero(types == kind)
+        lines, weights = harps_mask(str(kind), (float(wavelength[0]), float(wavelength[-1])))
+        result = ccf_rv(flux[members], mask[members], wavelength, lines, weights, velocities,
+                        fit_half_width_kms=CCF_FIT_HALF_WIDTH_KMS, min_contrast=CCF_MIN_CONTRAST, on_failure="nan")
+        rv[members] = result.rv
+    return rv
