@@ -32,7 +32,7 @@ from scipy import sparse
 from specae.analysis._inputs import to_float_array
 from specae.constants import SPEED_OF_LIGHT_KMS
 from specae.synth.line_lists import mask_library
-from specae.synth.survey import READ_NOISE_E, SyntheticSurvey, _detector
+from specae.synth.survey import READ_NOISE_E, SyntheticSurvey, detector
 
 __all__ = ["HARPS_HOLE_WIDTH_KMS", "CCFResult", "ccf_rv", "harps_mask", "harps_mask_type", "photon_noise_rv",
            "synthetic_photon_noise_rv", "synthetic_sigma"]
@@ -374,12 +374,12 @@ def synthetic_sigma(survey: SyntheticSurvey, indices) -> tuple[np.ndarray, np.nd
     masked pixels. ``render(indices)`` − flux is Gaussian with this σ.
     """
     expected = survey.render(indices, noise=False).double()
-    detector = _detector(survey.grid, "cpu")
-    per_electron = detector.flux_per_electron.double()
+    response = detector(survey.grid, "cpu")
+    per_electron = response.flux_per_electron.double()
     lit = per_electron > 0
     electrons = torch.where(lit, expected / torch.where(lit, per_electron, 1.0), 0.0).clamp(min=0)
-    blaze = detector.blaze.double()
-    sigma = (READ_NOISE_E**2 + electrons * blaze).sqrt() * detector.noise_per_electron.double()
+    blaze = response.blaze.double()
+    sigma = (READ_NOISE_E**2 + electrons * blaze).sqrt() * response.noise_per_electron.double()
     return expected.numpy(), sigma.numpy()
 
 

@@ -139,27 +139,27 @@ class SyntheticSurvey:
         indices = np.atleast_1d(np.asarray(indices, dtype=np.int64))
         if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
             raise IndexError(f"spectrum indices must lie in [0, {len(self)}), got {indices.min()}…{indices.max()}")
-        detector = _detector(self.grid, str(device))
+        response = detector(self.grid, str(device))
         out = torch.empty((indices.size, self.grid.n_pixels), dtype=torch.float32, device=device)
         for k, (index, row) in enumerate(zip(indices, self.labels[indices], strict=True)):
             transmission = _transmission(row, self.grid, device)
             if self.grid.factor > 1:
                 transmission = transmission.view(self.grid.n_pixels, self.grid.factor).mean(dim=1)
-            signal_e = _continuum_electrons(detector, row).mul_(transmission)  # deblazed e⁻ per 0.01 Å
-            torch.mul(signal_e, detector.flux_per_electron, out=out[k])
+            signal_e = _continuum_electrons(response, row).mul_(transmission)  # deblazed e⁻ per 0.01 Å
+            torch.mul(signal_e, response.flux_per_electron, out=out[k])
             if noise:
                 # Detected counts are signal × blaze (Poisson, Gaussian limit) plus read noise; deblazing
                 # divides counts and noise by the blaze; averaging `factor` pixels divides noise by √factor.
                 sigma = torch.addcmul(torch.full_like(signal_e, READ_NOISE_E**2), signal_e.clamp_(min=0),
-                                      detector.blaze).sqrt_()
+                                      response.blaze).sqrt_()
                 noise_draws = torch_generator(self.config.seed, Stream.SPECTRUM_NOISE, int(index), device=device)
                 draw = torch.randn(signal_e.shape[0], generator=noise_draws, device=device)
-                out[k].addcmul_(sigma.mul_(draw), detector.noise_per_electron)
+                out[k].addcmul_(sigma.mul_(draw), response.noise_per_electron)
         return out
 
 
 @dataclass(frozen=True)
-class _Detector:
+class Detector:
     """Per-pixel constants of a grid, each (n,) float32 and zero on masked pixels where they scale output.
 
     blaze: order efficiency; flux_per_electron: ripple/gain; noise_per_electron: 1/(blaze·gain·√factor);
@@ -176,7 +176,8 @@ class _Detector:
 
 
 @lru_cache(maxsize=8)
-def _detector(grid: Grid, device: str) -> _Detector:
+def detector(grid: Grid, device: str) -> Detector:
+    """The detector's per-pixel constants on ``grid`` (cached per grid and device): the noise model's inputs."""
     wavelength = torch.as_tensor(grid.wavelength, device=device)
     reference = torch.tensor([SNR_REFERENCE_ANGSTROM], dtype=torch.float64, device=device)
     blaze = blaze_efficiency(wavelength)
@@ -186,7 +187,7 @@ def _detector(grid: Grid, device: str) -> _Detector:
         noise_per_electron=mask / (blaze * GAIN_E_PER_ADU * math.sqrt(grid.factor)), inverse_wavelength=1 / wavelength,
         static_shape=_static_shape(wavelength) / _static_shape(reference),
         extinction=_extinction_per_airmass(wavelength) - _extinction_per_airmass(reference))
-    return _Detector(**{name: value.float() for name, value in constants.items()})
+    return Detector(**{name: value.float() for name, value in constants.items()})
 
 
 def _static_shape(wavelength: torch.Tensor) -> torch.Tensor:
@@ -270,7 +271,7 @@ def _add_band_heads(tau: torch.Tensor, start: float, depth: float, shift: float)
         tau[first:last] += (depth * torch.exp(-distance / TIO_DECAY_ANGSTROM)).float()
 
 
-def _continuum_electrons(detector: _Detector, row) -> torch.Tensor:
+def _continuum_electrons(detector: Detector, row) -> torch.Tensor:
     """(n,) float32 deblazed continuum photo-electrons per 0.01 Å pixel of one spectrum.
 
     Planck photons(Teff) × instrument response × extinction(airmass), scaled so that the S/N at 5,500 Å
