@@ -1,0 +1,75 @@
+"""The RV-spread experiment's rule (issue 23; docs/decisions.md, *The velocity: the RV-spread experiment's
+prediction*), fixed before its runs.
+
+Each survey is the study's with every velocity multiplied by ``rv_scale``; on one spectrum per star, the best RV
+node's KSG MI against its best-node null, and the node's monotonic window (C6's machinery, 1 km/s bins). Only
+surveys whose RV node beats its null enter. Over those with a spread of at least :data:`MIN_SPREAD_KMS`, the slope
+of log(half-width) against log(spread) decides: below :data:`H1_MAX_SLOPE` with the half-width within a factor
+:data:`H1_FACTOR` of the predicted :data:`H1_HALF_WIDTH_KMS` is **H1** (a first-order Doppler term of the lines),
+above :data:`H2_MIN_SLOPE` is **H2** (a code spanning the training velocities), anything else *inconclusive*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from specae.analysis.claims import INCONCLUSIVE
+
+H1_HALF_WIDTH_KMS = 3.0  # √2 × the FGK lines' median CCF σ, 2.15 km/s (benchmarks/results/line_widths_study_*.json)
+H1_FACTOR = 2.0
+H1_MAX_SLOPE = 0.3
+H2_MIN_SLOPE = 0.7
+MIN_SPREAD_KMS = 3.5
+WINDOW_BIN_KMS = 1.0  # the window's velocity bins in every survey
+H1 = "H1: a first-order Doppler term of the lines"
+H2 = "H2: the window follows the velocities' spread"
+
+
+@dataclass(frozen=True)
+class SpreadPoint:
+    """One survey's (and seed's) measurement: its velocity spread (standard deviation, km/s, one spectrum per
+    star), the best RV node's MI and the 95th percentile of its best-node null (nats), and the window's half-width
+    (km/s; None when the node has no window)."""
+
+    rv_scale: float
+    spread_kms: float
+    mi: float
+    null: float
+    half_width_kms: float | None
+
+    @property
+    def has_rv_node(self) -> bool:
+        return self.mi > self.null
+
+
+@dataclass(frozen=True)
+class SpreadAnswer:
+    """The rule's answer, the slope it read (NaN when too few surveys entered) and its reason."""
+
+    answer: str
+    slope: float
+    reason: str
+
+
+def spread_answer(points: Sequence[SpreadPoint]) -> SpreadAnswer:
+    """The pre-registered answer from every survey's (and seed's) point."""
+    entering = [p for p in points if p.has_rv_node and p.half_width_kms is not None and p.spread_kms >= MIN_SPREAD_KMS]
+    spreads = sorted({p.spread_kms for p in entering})
+    if len(spreads) < 2:
+        return SpreadAnswer(INCONCLUSIVE, float("nan"), f"{len(spreads)} survey(s) with a spread ≥ {MIN_SPREAD_KMS:g} "
+                            "km/s have an RV node above its null and a window; the rule needs two")
+    x = np.log([p.spread_kms for p in entering])
+    widths = np.array([float(p.half_width_kms or 0.0) for p in entering])  # entering: every one has a window
+    y = np.log(widths)
+    slope = float(np.polyfit(x, y, 1)[0])
+    near_h1 = bool(np.all((widths >= H1_HALF_WIDTH_KMS / H1_FACTOR) & (widths <= H1_HALF_WIDTH_KMS * H1_FACTOR)))
+    numbers = (f"slope {slope:.2f} over {len(entering)} runs of {len(spreads)} surveys; half-widths "
+               f"{widths.min():.1f}–{widths.max():.1f} km/s")
+    if slope < H1_MAX_SLOPE and near_h1:
+        return SpreadAnswer(H1, slope, f"{numbers}, within × {H1_FACTOR:g} of {H1_HALF_WIDTH_KMS:g} km/s")
+    if slope > H2_MIN_SLOPE:
+        return SpreadAnswer(H2, slope, numbers)
+    return SpreadAnswer(INCONCLUSIVE, slope, f"{numbers}: neither hypothesis's rule holds")

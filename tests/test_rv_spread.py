@@ -1,0 +1,24 @@
+"""The RV-spread rule: flat windows near 3 km/s are H1, windows growing with the spread are H2."""
+
+import pytest
+
+from specae.analysis.rv_spread import H1, H2, INCONCLUSIVE, SpreadPoint, spread_answer
+
+
+def _points(half_widths, spreads=(3.5, 10.4, 34.8), mi=0.8, null=0.05):
+    return [SpreadPoint(scale, spread, mi, null, width)
+            for scale, spread, width in zip((0.1, 0.3, 1.0), spreads, half_widths, strict=True)]
+
+
+def test_the_rule_reads_the_slope_over_surveys_with_an_rv_node():
+    assert spread_answer(_points([3.0, 3.2, 2.9])).answer == H1
+    growing = spread_answer(_points([2.0, 6.0, 20.0]))
+    assert growing.answer == H2 and growing.slope == pytest.approx(1.0, abs=0.01)  # ln 10 / ln(34.8 / 3.5)
+    assert spread_answer(_points([3.0, 4.0, 5.0])).answer == H1  # slope 0.22, every width within × 2 of 3
+    assert spread_answer(_points([3.0, 5.4, 9.8])).answer == INCONCLUSIVE  # slope 0.52: between the two rules
+    flat_but_wide = spread_answer(_points([15.0, 15.5, 16.0]))
+    assert flat_but_wide.answer == INCONCLUSIVE and "neither" in flat_but_wide.reason  # flat, far from 3 km/s
+    no_node = spread_answer(_points([3.0, 3.2, 2.9], mi=0.04))
+    assert no_node.answer == INCONCLUSIVE and no_node.reason.startswith("0 survey(s)")
+    narrow = [SpreadPoint(0.03, 1.0, 0.8, 0.05, 1.0)] + _points([3.0, None, None])
+    assert spread_answer(narrow).answer == INCONCLUSIVE  # 1 km/s is below the floor; one survey left
