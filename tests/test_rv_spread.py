@@ -22,3 +22,22 @@ def test_the_rule_reads_the_slope_over_surveys_with_an_rv_node():
     assert no_node.answer == INCONCLUSIVE and no_node.reason.startswith("0 survey(s)")
     narrow = [SpreadPoint(0.03, 1.0, 0.8, 0.05, 1.0)] + _points([3.0, None, None])
     assert spread_answer(narrow).answer == INCONCLUSIVE  # 1 km/s is below the floor; one survey left
+
+
+def test_a_point_reads_the_rv_nodes_window_in_1_kms_bins(tmp_path, monkeypatch):
+    """A planted node responding as v·exp(−v²/4σ²) with σ = 3 km/s (a first-order Doppler term of Gaussian lines)
+    peaks at ±√2·σ = ±4.2 km/s: its window's half-width, read in 1 km/s bins, lies within a bin of that."""
+    import numpy as np
+
+    from specae.analysis.rv_spread import spread_point
+
+    monkeypatch.setenv("SPECAE_CACHE", str(tmp_path))
+    rng = np.random.default_rng(0)
+    n = 2_000
+    rv, teff = rng.normal(0, 10, n), rng.uniform(4_000, 7_000, n)
+    mu = rng.normal(0, 0.001, (n, 6))
+    mu[:, 2] = rv * np.exp(-rv**2 / 36) / 5 + rng.normal(0, 0.02, n)
+    mu[:, 4] = (teff - 5_500) / 1_000 + rng.normal(0, 0.05, n)
+    point = spread_point(mu, {"rv": rv, "teff": teff}, rv_scale=0.3)
+    assert point.has_rv_node and point.spread_kms == pytest.approx(10, rel=0.05)
+    assert abs(point.half_width_kms - np.sqrt(2) * 3) <= 1.0

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from specae.analysis.claims import INCONCLUSIVE
+from specae.analysis.latent_report import MIN_BIN_COUNT
+from specae.analysis.paper_comparison import compare_with_paper
+from specae.analysis.traversal import TooFewBinsError, monotonic_window
 
 H1_HALF_WIDTH_KMS = 3.0  # √2 × the FGK lines' median CCF σ, 2.15 km/s (benchmarks/results/line_widths_study_*.json)
 H1_FACTOR = 2.0
@@ -73,3 +76,19 @@ def spread_answer(points: Sequence[SpreadPoint]) -> SpreadAnswer:
     if slope > H2_MIN_SLOPE:
         return SpreadAnswer(H2, slope, numbers)
     return SpreadAnswer(INCONCLUSIVE, slope, f"{numbers}: neither hypothesis's rule holds")
+
+
+def spread_point(mu: np.ndarray, labels: dict[str, np.ndarray], rv_scale: float, seed: int = 0) -> SpreadPoint:
+    """One survey's point from its codes ``mu`` (n, d) and labels ("rv", "teff": (n,)) on one spectrum per star:
+    the spread of the velocities, the best RV node (C5's, with its best-node null) and its window in 1 km/s bins
+    (C6's machinery; None when fewer than three bins hold enough stars)."""
+    comparison = compare_with_paper(mu, labels, seed=seed)
+    node = comparison.nodes["rv"]
+    rv = np.asarray(labels["rv"], dtype=np.float64)
+    try:
+        window = monotonic_window(rv, np.asarray(mu)[:, node.node], bin_width=WINDOW_BIN_KMS,
+                                  min_count=MIN_BIN_COUNT, around=0.0, label_name="the stars' RV (km/s)")
+        half_width: float | None = (window.high - window.low) / 2
+    except TooFewBinsError:
+        half_width = None
+    return SpreadPoint(rv_scale, float(np.std(rv)), node.ksg, node.best_null, half_width)
