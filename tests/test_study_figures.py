@@ -40,3 +40,32 @@ def test_the_error_figure_shows_every_seeds_r_at_every_size():
     ticks = [line for line in left.lines if line.get_marker() == "_"]
     assert [list(line.get_ydata()) for line in ticks] == [spread["deterministic"][size] for size in (2, 4, 8)]
     plt.close(figure)
+
+
+def test_the_rv_spread_figure_plots_every_run_and_only_rv_nodes_windows():
+    from specae.analysis.rv_spread import SpreadPoint
+    from specae.book.velocity_figures import plot_rv_spread
+
+    points = [SpreadPoint(0.1, 3.5, 0.9, 0.05, 3.1), SpreadPoint(0.3, 10.4, 0.7, 0.05, 3.4),
+              SpreadPoint(1.0, 34.8, 0.03, 0.05, 12.0)]  # the last has no RV node: no window drawn
+    figure = plot_rv_spread(points)
+    left, right = figure.axes
+    assert list(left.lines[0].get_ydata()) == [0.9, 0.7, 0.03] and list(left.lines[1].get_ydata()) == [0.05] * 3
+    runs = [line for line in right.lines if line.get_label() == "runs with an RV node"][0]
+    assert list(runs.get_xdata()) == [3.5, 10.4] and list(runs.get_ydata()) == [3.1, 3.4]
+    plt.close(figure)
+
+
+def test_the_velocity_figure_removes_each_estimates_offset():
+    import numpy as np
+
+    from specae.analysis.velocity_comparison import score_velocities
+    from specae.book.velocity_figures import plot_velocity_estimates
+
+    true = np.linspace(-50, 50, 11)
+    estimates = {"learned": true + 2.0 + 0.1 * np.sin(true), "CCF": true - 0.3}
+    scores = score_velocities(true, estimates)
+    figure = plot_velocity_estimates(true, estimates, scores, limit=np.full(11, 0.005))
+    learned, ccf = figure.axes[0].lines[:2]
+    assert abs(np.mean(learned.get_ydata())) < 1e-12 and np.allclose(ccf.get_ydata(), 0.0)
+    plt.close(figure)
