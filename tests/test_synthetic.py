@@ -245,3 +245,16 @@ def test_rv_scale_appears_in_a_configuration_only_when_set():
     assert "rv_scale" not in study.to_dict()["data"]["synthetic"]
     assert narrow.to_dict()["data"]["synthetic"]["rv_scale"] == 0.1 and narrow.config_hash() != study.config_hash()
     assert Preset.from_dict(narrow.to_dict()) == narrow and Preset.from_dict(study.to_dict()) == study
+
+
+def test_the_first_spectra_are_those_of_the_whole_survey():
+    from specae.training.datasets import load_first_spectra, load_synthetic
+    from specae.training.presets import get_preset
+
+    config = get_preset("smoke").data
+    whole = load_synthetic(config)
+    first, indices = load_first_spectra(config)
+    assert len(first) == len(set(whole.object_ids)) == indices.size
+    assert np.array_equal(first.object_ids, np.unique(whole.object_ids))
+    assert torch.equal(first.flux, whole.flux[indices]) and torch.equal(first.mask, whole.mask[indices])
+    assert np.array_equal(first.degenerate, whole.degenerate[indices])

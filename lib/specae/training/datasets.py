@@ -23,17 +23,32 @@ def load_synthetic(config: DataConfig) -> SpectraSet:
             f"in memory (limit {IN_MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB); lower n_spectra or raise grid_factor, "
             "or stream the spectra (specae.training.feeds.RenderedSource)"
         )
+    return _render(survey, config, np.arange(len(survey)))
+
+
+def load_first_spectra(config: DataConfig) -> tuple[SpectraSet, np.ndarray]:
+    """The first spectrum of every star of the configured survey, rendered and median-normalised as
+    :func:`load_synthetic` renders it, and their (n_stars,) indices in the survey: the same spectra and labels at a
+    fraction of the cost (for reading a model's codes one spectrum per star). A star whose first spectrum is
+    degenerate keeps it, flagged, where :func:`~specae.analysis.latents.one_per_star` would take its next."""
+    survey = SyntheticSurvey(config.synthetic, config.grid)
+    _, first = np.unique(survey.object_ids, return_index=True)
+    return _render(survey, config, first), first
+
+
+def _render(survey: SyntheticSurvey, config: DataConfig, indices: np.ndarray) -> SpectraSet:
+    """Spectra ``indices`` of ``survey`` rendered in batches and median-normalised, with their labels."""
     mask = config.grid.mask_tensor()
     parts = [
-        median_normalise(survey.render(np.arange(start, min(start + _RENDER_BATCH, len(survey)))), mask,
+        median_normalise(survey.render(indices[start : start + _RENDER_BATCH]), mask,
                          threshold=config.median_threshold, variant=config.median_variant)
-        for start in range(0, len(survey), _RENDER_BATCH)
+        for start in range(0, len(indices), _RENDER_BATCH)
     ]
     return SpectraSet(
         flux=torch.cat([p.flux for p in parts]),
         mask=torch.cat([p.mask for p in parts]),
         degenerate=torch.cat([p.degenerate for p in parts]).numpy(),
-        labels=survey.labels,
+        labels=survey.labels[indices],
     )
 
 
