@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from specae.analysis.conditioning import winner
 from specae.analysis.latents import node_kl
 from specae.analysis.run_state import COLLAPSED, CONVERGED, run_state
 from specae.training.presets import Preset, get_preset
@@ -55,16 +56,6 @@ def run_summary(result) -> dict:
             "validation_l1": [record["validation_reconstruction"] for record in history]}
 
 
-def winner(cells: dict[str, dict]) -> str | None:
-    """The eligible cell with the lowest geometric mean of its two final L1 (None when no cell is eligible)."""
-    eligible = {name: cell for name, cell in cells.items()
-                if cell["vae"]["finite"] and cell["ae"]["finite"] and not cell["vae"]["collapsed"]}
-    if not eligible:
-        return None
-    return min(eligible, key=lambda name: math.sqrt(eligible[name]["vae"]["final_l1"]
-                                                    * eligible[name]["ae"]["final_l1"]))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="write the results here")
@@ -73,7 +64,7 @@ def main() -> None:
     presets = [preset for cell in grid.values() for preset in cell.values()]
     results = iter(cached_train_many(presets, device="cpu", workers=2, reference=False, path="fast"))
     cells = {name: {model: run_summary(next(results)) for model in cell} for name, cell in grid.items()}
-    best = winner(cells)
+    best = winner(cells, amended=False)  # the rule as fixed before the screen (decisions.md records the amendment)
     for name, cell in cells.items():
         vae, ae = cell["vae"], cell["ae"]
         print(f"{name:>16}: β-VAE L1 {vae['final_l1']:.5f} ({vae['run_state']['reason']}); AE L1 "

@@ -11,8 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from specae.spectra.spectra_set import SpectraSet
+from specae.training.devices import resolve_device
+from specae.training.feeds import RenderedSource
 from specae.training.loop import TrainResult
 from specae.training.presets import Preset
+from specae.training.reference_runs import WEIGHTS_NAME, find_reference_run
 from specae.training.side_by_side import cached_train_many
 
 FAMILIES = {"β-VAE": dict(variational=True), "deterministic": dict(variational=False)}  # name → overrides
@@ -77,3 +80,23 @@ def train_budget_runs(preset: Preset, budgets: Sequence[int] = (1, 2, 4, 8), dev
                for budget in budgets for overrides in FAMILIES.values()]
     trained = cached_train_many(presets, device=device, data=data, reference=not retrain)
     return {budget: tuple(trained[2 * i : 2 * i + 2]) for i, budget in enumerate(budgets)}
+
+
+def runs_on_their_surveys(presets: Sequence[Preset], device: str = "auto", retrain: bool = False) -> list[TrainResult]:
+    """The run of each preset, for presets whose surveys differ from the chapter's (e.g. the RV-spread
+    experiment's): a committed reference run loads with its survey as a :class:`RenderedSource` (nothing rendered
+    until a spectrum is asked for), so reading its model costs no survey; the others (all, when ``retrain``) train
+    side by side from the run cache, each on its own rendered survey."""
+    presets = list(presets)
+    found = [None if retrain else find_reference_run(preset) for preset in presets]
+    missing = [preset for preset, run in zip(presets, found, strict=True) if run is None]
+    trained = iter(cached_train_many(missing, device=device, reference=False))
+    results = []
+    for preset, run in zip(presets, found, strict=True):
+        if run is None:
+            results.append(next(trained))
+            continue
+        model, history, split = run.load(str(resolve_device(device)))
+        results.append(TrainResult(preset=preset, model=model, history=history, checkpoint=run.path / WEIGHTS_NAME,
+                                   split=split, data=RenderedSource(preset.data), steps=run.manifest["steps"]))
+    return results
