@@ -18,8 +18,11 @@ import numpy as np
 
 from specae.analysis.claims import INCONCLUSIVE
 from specae.analysis.latent_report import MIN_BIN_COUNT
+from specae.analysis.latents import encode_labelled
 from specae.analysis.paper_comparison import compare_with_paper
 from specae.analysis.traversal import TooFewBinsError, monotonic_window
+from specae.model.autoencoder import SpectrumAutoencoder
+from specae.spectra.spectra_set import SpectraSet
 
 H1_HALF_WIDTH_KMS = 3.0  # √2 × the FGK lines' median CCF σ, 2.15 km/s (benchmarks/results/line_widths_study_*.json)
 H1_FACTOR = 2.0
@@ -92,3 +95,10 @@ def spread_point(mu: np.ndarray, labels: dict[str, np.ndarray], rv_scale: float,
     except TooFewBinsError:
         half_width = None
     return SpreadPoint(rv_scale, float(np.std(rv)), node.ksg, node.best_null, half_width)
+
+
+def run_point(model: SpectrumAutoencoder, spectra: SpectraSet, indices, rv_scale: float, seed: int = 0) -> SpreadPoint:
+    """A trained run's point: its codes of spectra ``indices`` of ``spectra`` (the first spectrum of every star of
+    its survey; degenerate ones are left out) through :func:`spread_point`."""
+    encoded = encode_labelled(model, spectra, ("rv", "teff"), indices)
+    return spread_point(encoded.mu, encoded.labels, rv_scale, seed)

@@ -12,24 +12,28 @@ from specae.analysis.rv_spread import H1_FACTOR, H1_HALF_WIDTH_KMS, SpreadPoint
 from specae.analysis.velocity_comparison import VelocityScores
 
 
-def plot_rv_spread(points: Sequence[SpreadPoint]) -> Figure:
-    """Left: the best RV node's MI (KSG) against the survey's velocity spread, each run a point, with the 95th
-    percentile of its best-node null (open). Right: the RV node's window half-width against the spread (log–log),
-    for the runs whose node beats its null, with H1's prediction (its band: × or ÷ the factor) and the line a
-    window equal to the spread would follow (H2's shape)."""
+def plot_rv_spread(points: Mapping[str, Sequence[SpreadPoint]]) -> Figure:
+    """Left: the best RV node's MI (KSG) against the survey's velocity spread, each run a point (family → its
+    runs' points, one colour each), with the 95th percentile of its best-node null (open). Right: the RV node's
+    window half-width against the spread (log–log), for the runs whose node beats its null, with H1's prediction
+    (its band: × or ÷ the factor) and the line a window equal to the spread would follow (H2's shape)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-    spreads = np.array([p.spread_kms for p in points])
-    left.plot(spreads, [p.mi for p in points], "o", color="tab:red", label="best RV node")
-    left.plot(spreads, [p.null for p in points], "o", mfc="none", color="0.4", label="best-node null, 95 %")
-    left.set(xscale="log", xlabel="velocity spread (km/s, standard deviation)", ylabel="KSG MI with RV (nats)")
-    left.legend(frameon=False, fontsize="small")
-    node = [p for p in points if p.has_rv_node and p.half_width_kms is not None]
+    every = [p for family in points.values() for p in family]
+    spreads = np.array([p.spread_kms for p in every])
     grid = np.geomspace(max(spreads.min(), 0.5), spreads.max() * 1.2, 50)
     right.fill_between(grid, H1_HALF_WIDTH_KMS / H1_FACTOR, H1_HALF_WIDTH_KMS * H1_FACTOR, color="tab:blue",
                        alpha=0.15, label=f"H1: {H1_HALF_WIDTH_KMS:g} km/s × or ÷ {H1_FACTOR:g}")
     right.plot(grid, grid, ":", color="0.4", label="half-width = spread (H2's shape)")
-    right.plot([p.spread_kms for p in node], [p.half_width_kms for p in node], "o", color="tab:red",
-               label="runs with an RV node")
+    for (family, runs), colour in zip(points.items(), ("tab:red", "tab:purple", "tab:orange"), strict=False):
+        x = [p.spread_kms for p in runs]
+        left.plot(x, [p.mi for p in runs], "o", color=colour, label=f"{family}: best RV node")
+        left.plot(x, [p.null for p in runs], "o", mfc="none", color=colour, alpha=0.6,
+                  label=f"{family}: best-node null, 95 %")
+        node = [p for p in runs if p.has_rv_node and p.half_width_kms is not None]
+        right.plot([p.spread_kms for p in node], [p.half_width_kms for p in node], "o", color=colour,
+                   label=f"{family}: runs with an RV node")
+    left.set(xscale="log", xlabel="velocity spread (km/s, standard deviation)", ylabel="KSG MI with RV (nats)")
+    left.legend(frameon=False, fontsize="small")
     right.set(xscale="log", yscale="log", xlabel="velocity spread (km/s, standard deviation)",
               ylabel="window half-width (km/s)")
     right.legend(frameon=False, fontsize="small")
