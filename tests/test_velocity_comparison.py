@@ -76,3 +76,36 @@ def test_learned_velocities_do_not_depend_on_the_batch():
     one_by_one = learned_velocities(model, data, indices, batch_size=1)
     assert one_by_one.shape == (12,) and np.isfinite(one_by_one).all()
     assert np.abs(learned_velocities(model, data, indices, batch_size=32) - one_by_one).max() < 1e-3
+
+
+def test_the_comparison_scores_every_estimate_on_the_same_spectra_and_judges_fgk_at_high_snr():
+    """A fresh variant (its template fitted on the spectra) beside the CCF and the photon limit on 12 study-grid
+    spectra: every estimate covers every spectrum, the CCF of noisy spectra at S/N ≈ 40 is within 1 km/s
+    (its photon limits are tens of m/s), and the target subset is exactly the FGK spectra at S/N ≥ 50."""
+    import torch
+
+    from specae.analysis.velocity_comparison import TARGET_MIN_SNR, compare_velocities
+    from specae.model.factory import build_model
+    from specae.spectra.normalisation import median_normalise
+    from specae.spectra.spectra_set import SpectraSet
+    from specae.synth.survey import SyntheticConfig, SyntheticSurvey
+    from specae.training.presets import get_preset
+
+    preset = get_preset("study", velocity=True)
+    survey = SyntheticSurvey(SyntheticConfig(n_objects=12, n_spectra=12, seed=4), preset.data.grid)
+    normalised = median_normalise(survey.render(np.arange(12)), preset.data.grid.mask_tensor())
+    data = SpectraSet(flux=normalised.flux, mask=normalised.mask, degenerate=normalised.degenerate,
+                      labels=survey.labels)
+    torch.manual_seed(0)
+    model = build_model(preset.model, preset.data.grid)
+    model.fit_template(data.flux, data.mask)
+    comparison = compare_velocities({"v": model}, data, np.arange(12), survey, preset.data.grid.wavelength)
+    assert set(comparison.estimates) == {"v", "CCF"}
+    assert all(values.shape == (12,) for values in comparison.estimates.values())
+    assert np.array_equal(comparison.true, np.asarray(survey.labels["rv"], dtype=float))
+    assert (comparison.limit > 0).all() and np.median(comparison.limit) < 0.2
+    fgk = np.isin(comparison.classes, list("FGK"))
+    assert np.array_equal(comparison.target, fgk & (comparison.snr >= TARGET_MIN_SNR))
+    good = fgk & np.isfinite(comparison.estimates["CCF"])
+    assert comparison.scores(good).rmse["CCF"] < 1.0
+    assert set(comparison.by_class()) == set(comparison.classes)

@@ -17,6 +17,7 @@ import torch
 
 from specae.analysis.velocity import ccf_rv, harps_mask, harps_mask_type
 from specae.spectra.spectra_set import SpectraSet
+from specae.synth.population import SPECTRAL_CLASSES
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,52 @@ def ccf_velocities(flux: np.ndarray, mask: np.ndarray, wavelength: np.ndarray, t
                         fit_half_width_kms=CCF_FIT_HALF_WIDTH_KMS, min_contrast=CCF_MIN_CONTRAST, on_failure="nan")
         rv[members] = result.rv
     return rv
+
+
+TARGET_CLASSES = "FGK"  # issue 23's velocity target: FGK validation stars …
+TARGET_MIN_SNR = 50.0  # … with S/N ≥ 50, …
+TARGET_RMSE_KMS = 1.0  # … an RMSE after one global offset ≤ 1 km/s (under half a pixel)
+
+
+@dataclass(frozen=True)
+class VelocityComparison:
+    """The velocity estimates of the same spectra: true (n,) RV, estimates name → (n,) km/s, each spectrum's
+    photon-noise limit (n,) km/s, its spectral class letter (n,) and S/N (n,)."""
+
+    true: np.ndarray
+    estimates: dict[str, np.ndarray]
+    limit: np.ndarray
+    classes: np.ndarray
+    snr: np.ndarray
+
+    @property
+    def target(self) -> np.ndarray:
+        """(n,) bool: the spectra the target is judged on (FGK stars with S/N ≥ 50)."""
+        return np.isin(self.classes, list(TARGET_CLASSES)) & (self.snr >= TARGET_MIN_SNR)
+
+    def scores(self, subset: np.ndarray | None = None) -> VelocityScores:
+        """Each estimate's RMSE after its own global offset, over ``subset`` (bool (n,); default every spectrum)."""
+        keep = np.ones(self.true.size, dtype=bool) if subset is None else np.asarray(subset, dtype=bool)
+        return score_velocities(self.true[keep], {name: values[keep] for name, values in self.estimates.items()})
+
+    def by_class(self) -> dict[object, dict[str, float]]:
+        """:func:`scores_by_class` of every estimate, with the classes' median photon-noise limits."""
+        return scores_by_class(self.true, self.estimates, self.classes, self.limit)
+
+
+def compare_velocities(models: Mapping[str, torch.nn.Module], data: SpectraSet, indices, survey,
+                       wavelength: np.ndarray) -> VelocityComparison:
+    """Every Doppler-aware model's v (name → model), the label-free HARPS CCF RV and the photon-noise limit of the
+    spectra ``indices`` of ``data`` (rendered by the synthetic ``survey``, whose noise model gives the limit) on
+    the grid ``wavelength`` (n_pix,) Å."""
+    from specae.analysis.velocity import synthetic_photon_noise_rv
+
+    indices = np.asarray(indices, dtype=np.int64)
+    labels = data.labels[indices]
+    teff = np.asarray(labels["teff"], dtype=np.float64)
+    estimates = {name: learned_velocities(model, data, indices) for name, model in models.items()}
+    estimates["CCF"] = ccf_velocities(data.flux[indices].numpy(), data.mask[indices].numpy(), wavelength, teff)
+    classes = np.array([SPECTRAL_CLASSES[int(number)] for number in labels["spec_type_no"]])
+    return VelocityComparison(true=np.asarray(labels["rv"], dtype=np.float64), estimates=estimates,
+                              limit=synthetic_photon_noise_rv(survey, indices), classes=classes,
+                              snr=np.asarray(labels["snr"], dtype=np.float64))

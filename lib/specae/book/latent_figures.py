@@ -7,8 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from specae.analysis.traversal import DopplerSweep, MedianBand, MonotonicWindow
-
-SPECTRAL_CLASSES = "OBAFGKM"  # spec_type_no 0 … 6
+from specae.synth.population import SPECTRAL_CLASSES
 
 
 def plot_dispersion_stems(dispersions: dict[str, np.ndarray], thresholds: dict[str, float | None]) -> Figure:

@@ -25,6 +25,9 @@ _OBLIQUITY_DEG = 23.439
 _J2000_MJD = 51_544.5
 
 
+SPECTRAL_CLASSES = "OBAFGKM"  # the MK class of each spectral_class_number, 0 … 6
+
+
 def spectral_class_number(teff: np.ndarray) -> np.ndarray:
     """MK class as a number from Teff (O=0, B=1, A=2, F=3, G=4, K=5, M=6), as in the released label CSV."""
     return 6 - np.searchsorted(np.asarray(_SPECTRAL_CLASS_EDGES_K), np.asarray(teff), side="right")
