@@ -103,3 +103,31 @@ def test_pca_sizes_above_the_number_of_training_spectra_use_every_component():
     assert np.array_equal(fits[20], fits[12]) and np.array_equal(fits[50], fits[12])
     np.testing.assert_allclose(fits[50], flux[12:].numpy(), atol=1e-4)  # float32 round-off of a float64 fit
     assert np.abs(fits[2] - flux[12:].numpy()).mean() > 0.1
+
+
+def test_reconstruct_draws_on_the_observed_grid_for_both_models():
+    """The paper's model reconstructs as decode(μ); the Doppler-aware variant's rest-frame spectrum (longer than the
+    observed grid) is moved by its v onto the observed grid, as in training."""
+    import torch
+
+    from specae.analysis.bottleneck import reconstruct
+    from specae.model.factory import build_model
+    from specae.spectra.spectra_set import SpectraSet
+    from specae.training.presets import get_preset
+
+    for velocity in (False, True):
+        preset = get_preset("smoke", velocity=velocity)
+        n_pix = preset.data.grid.n_pixels
+        torch.manual_seed(0)
+        flux = 1 + 0.1 * torch.randn(5, n_pix)
+        data = SpectraSet(flux=flux, mask=torch.ones(5, n_pix, dtype=torch.bool), degenerate=np.zeros(5, dtype=bool),
+                          labels=None)
+        model = build_model(preset.model, preset.data.grid).eval()
+        if velocity:
+            model.fit_template(data.flux, data.mask)
+        reconstruction = reconstruct(model, data, [4, 0, 2])
+        assert reconstruction.shape == (3, n_pix)
+        with torch.no_grad():
+            x = flux[[4, 0, 2]][:, None, :]
+            expected = model(x).reconstruction if velocity else model.decode(model.encode(x)[0])
+        assert np.array_equal(reconstruction, expected[:, 0].numpy())

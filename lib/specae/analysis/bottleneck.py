@@ -20,11 +20,12 @@ _BATCH = 32
 
 @torch.no_grad()
 def reconstruct(model: SpectrumAutoencoder, data: SpectraSet, indices) -> np.ndarray:
-    """(n, n_pix) float32 reconstructions with z = μ of spectra ``indices``, on the CPU."""
+    """(n, n_pix) float32 reconstructions with z = μ of spectra ``indices``, on the CPU: the model's forward pass in
+    eval mode, so the Doppler-aware variant's rest-frame spectrum is moved by its v onto the observed grid."""
     model.eval()
     device = next(model.parameters()).device
     indices = np.asarray(indices, dtype=np.int64)
-    parts = [model.decode(model.encode(data.flux[indices[s : s + _BATCH]].to(device)[:, None, :])[0]).reshape(
+    parts = [model(data.flux[indices[s : s + _BATCH]].to(device)[:, None, :]).reconstruction.reshape(
         -1, data.flux.shape[1]).cpu() for s in range(0, indices.size, _BATCH)]
     return torch.cat(parts).numpy()
 
