@@ -116,19 +116,26 @@ def line_windows(wavelength: np.ndarray, at_most: int = 3) -> dict[str, tuple[fl
     return dict(list(inside.items())[:at_most])
 
 
-def plot_reconstructions(wavelength, original, reconstructions: dict, zooms: dict) -> Figure:
-    """One spectrum and its reconstruction at each latent size, in a few wavelength windows.
+def _in_order(reconstructions: dict) -> list:
+    """Items by latent size when every key is a size, else in the order given."""
+    items = list(reconstructions.items())
+    return sorted(items) if all(isinstance(key, int) for key, _ in items) else items
 
-    wavelength: (n,) Å; original: (n,) normalised flux (NaN where masked); reconstructions: size → (n,);
-    zooms: title → (start, stop) Å.
+
+def plot_reconstructions(wavelength, original, reconstructions: dict, zooms: dict) -> Figure:
+    """One spectrum and its reconstruction at each latent size (or by each named model), in a few wavelength windows.
+
+    wavelength: (n,) Å; original: (n,) normalised flux (NaN where masked); reconstructions: size → (n,), drawn in
+    order of size, or name → (n,), drawn in the order given; zooms: title → (start, stop) Å.
     """
     fig, axes = plt.subplots(1, len(zooms), figsize=(10, 3.6), layout="constrained", squeeze=False)
     colours = plt.cm.viridis([i / max(1, len(reconstructions) - 1) for i in range(len(reconstructions))])
     for ax, (title, (start, stop)) in zip(axes[0], zooms.items(), strict=True):
         part = (wavelength >= start) & (wavelength <= stop)
         ax.plot(wavelength[part], original[part], color="k", lw=1.6, label="input")
-        for colour, (size, flux) in zip(colours, sorted(reconstructions.items()), strict=True):
-            ax.plot(wavelength[part], flux[part], color=colour, lw=0.9, label=f"{size} latents")
+        for colour, (key, flux) in zip(colours, _in_order(reconstructions), strict=True):
+            ax.plot(wavelength[part], flux[part], color=colour, lw=0.9,
+                    label=f"{key} latents" if isinstance(key, int) else str(key))
         ax.set(title=title, xlabel="Å", xlim=(start, stop))
         ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))  # whole ångströms, labels that do not overlap
     axes[0][0].set_ylabel("flux / median")

@@ -81,6 +81,11 @@ RULES = {
                     '-y "budgets: [1, 2, 4, 8]"'),
     "betas": Rule(_list_of(lambda v: _is_real(v) and v > 0),
                   "a non-empty list of distinct finite numbers > 0", '-y "betas: [1e-4, 1e-3, 1e-2]"'),
+    "rv_scales": Rule(_list_of(lambda v: _is_real(v) and 0 < v < 1),
+                      "a non-empty list of distinct numbers between 0 and 1, both excluded (narrower spreads than the "
+                      "survey's own, which is always read)", '-y "rv_scales: [0.03, 0.1, 0.3]"'),
+    "spread_seeds": Rule(_list_of(_is_seed), f"a non-empty list of distinct integers from 0 to {MAX_SEED}",
+                         '-y "spread_seeds: [0]"'),
     "retrain": Rule(_one(lambda v: isinstance(v, bool)), "True or False", "-p retrain True"),
     "epochs": Rule(_one(lambda v: _is_int(v) and v >= 1, optional=True),
                    "None (the preset's) or an integer ≥ 1", "-p epochs 20"),
