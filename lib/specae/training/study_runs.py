@@ -84,14 +84,17 @@ def study_preset(name: str) -> Preset:
 
 def run_name(preset: Preset) -> str:
     """The study's name of the run ``preset`` configures (e.g. "vae16-seed0"), or, for any other configuration,
-    a name that spells out what sets it apart: family, latent size, β, draws, epochs and seed."""
+    a name that spells out what sets it apart: family (``d`` for the Doppler-aware variant), latent size, β,
+    draws, the survey's velocity scale when not 1, epochs and seed."""
     names = {study_preset(name).config_hash(): name for name in REFERENCE_RUNS}
     if preset.config_hash() in names:
         return names[preset.config_hash()]
     model, train = preset.model, preset.train
     family = f"vae{model.latent_dim}-beta{train.beta:.0e}" if model.variational else f"ae{model.latent_dim}"
     draws = "balanced" if preset.data.balanced else "uniform"
-    return f"{family}-{draws}-{train.epochs}ep-seed{train.seed} ({preset.name})"
+    scale = preset.data.synthetic.rv_scale
+    survey = "" if scale == 1 else f"-rv{scale:g}"
+    return f"{'d' if model.velocity else ''}{family}-{draws}{survey}-{train.epochs}ep-seed{train.seed} ({preset.name})"
 
 
 def verify_study_run(name: str, device: str = "auto", cache_dir: str | os.PathLike | None = None,

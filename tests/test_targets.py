@@ -1,0 +1,20 @@
+"""Targets beyond the paper: the status of a measured number against its target and goal."""
+
+import math
+
+from specae.analysis.targets import GOAL_MET, MISSED, TARGET_MET, Target
+
+
+def test_a_number_is_judged_against_its_goal_first_then_its_target():
+    assert Target(0.04, target=0.078, goal=0.05).status == GOAL_MET
+    assert Target(0.05, target=0.078, goal=0.05).status == GOAL_MET  # the goal is inclusive (≤)
+    assert Target(0.06, target=0.078, goal=0.05).status == TARGET_MET
+    assert Target(0.078, target=0.078, goal=0.05).status == MISSED  # the target is strict (below)
+    assert Target(0.5, target=1.0).status == TARGET_MET
+    assert Target(math.nan, target=1.0).status == MISSED  # nothing measured meets nothing
+
+
+def test_the_description_names_the_numbers_and_the_unit():
+    assert Target(0.27, target=1.0, goal=0.15, unit="km/s").describe() == \
+        "0.27 km/s against < 1 km/s (goal ≤ 0.15 km/s)"
+    assert Target(0.0621, target=0.0783).describe() == "0.0621 against < 0.0783"
