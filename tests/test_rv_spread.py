@@ -41,3 +41,7 @@ def test_a_point_reads_the_rv_nodes_window_in_1_kms_bins(tmp_path, monkeypatch):
     point = spread_point(mu, {"rv": rv, "teff": teff}, rv_scale=0.3)
     assert point.has_rv_node and point.spread_kms == pytest.approx(10, rel=0.05)
     assert abs(point.half_width_kms - np.sqrt(2) * 3) <= 1.0
+    from specae.analysis.paper_comparison import compare_with_paper
+
+    node = compare_with_paper(mu, {"rv": rv, "teff": teff}).nodes["rv"]  # C5's RV node and null, in full
+    assert (point.mi, point.null) == (node.ksg, node.best_null)

@@ -11,10 +11,13 @@ def test_a_number_is_judged_against_its_goal_first_then_its_target():
     assert Target(0.06, target=0.078, goal=0.05).status == TARGET_MET
     assert Target(0.078, target=0.078, goal=0.05).status == MISSED  # the target is strict (below)
     assert Target(0.5, target=1.0).status == TARGET_MET
-    assert Target(math.nan, target=1.0).status == MISSED  # nothing measured meets nothing
+    assert Target(math.nan, target=1.0).status == "not testable"  # nothing measured: no verdict
+    assert Target(0.5, target=math.nan).status == "not testable"
+    assert Target(0.5, target=1.0, goal=math.nan).status == TARGET_MET  # an unmeasured goal leaves the target
 
 
 def test_the_description_names_the_numbers_and_the_unit():
     assert Target(0.27, target=1.0, goal=0.15, unit="km/s").describe() == \
         "0.27 km/s against < 1 km/s (goal ≤ 0.15 km/s)"
     assert Target(0.0621, target=0.0783).describe() == "0.0621 against < 0.0783"
+    assert Target(math.nan, target=1.0, goal=math.nan, unit="km/s").describe() == "not measured against < 1 km/s"

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from specae.analysis.claims import INCONCLUSIVE
+from specae.analysis.informative import informative_nodes
 from specae.analysis.latent_report import MIN_BIN_COUNT
 from specae.analysis.latents import encode_labelled
-from specae.analysis.paper_comparison import compare_with_paper
+from specae.analysis.paper_comparison import PAPER_MAD_THRESHOLD, label_node
 from specae.analysis.traversal import TooFewBinsError, monotonic_window
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.spectra.spectra_set import SpectraSet
@@ -82,12 +83,14 @@ def spread_answer(points: Sequence[SpreadPoint]) -> SpreadAnswer:
 
 
 def spread_point(mu: np.ndarray, labels: dict[str, np.ndarray], rv_scale: float, seed: int = 0) -> SpreadPoint:
-    """One survey's point from its codes ``mu`` (n, d) and labels ("rv", "teff": (n,)) on one spectrum per star:
-    the spread of the velocities, the best RV node (C5's, with its best-node null) and its window in 1 km/s bins
-    (C6's machinery; None when fewer than three bins hold enough stars)."""
-    comparison = compare_with_paper(mu, labels, seed=seed)
-    node = comparison.nodes["rv"]
+    """One survey's point from its codes ``mu`` (n, d) and labels (at least "rv": (n,)) on one spectrum per star:
+    the spread of the velocities, the best RV node (C5's: the informative node of highest KSG MI, with its
+    best-node null; only the RV half of :func:`~specae.analysis.paper_comparison.compare_with_paper`, at half its
+    cost) and its window in 1 km/s bins (C6's machinery; None when fewer than three bins hold enough stars)."""
+    mu = np.asarray(mu, dtype=np.float64)
     rv = np.asarray(labels["rv"], dtype=np.float64)
+    informative = informative_nodes(mu, threshold=PAPER_MAD_THRESHOLD)
+    node = label_node(mu, rv, "rv", seed, candidates=informative if informative.size else None)  # C5's RV node
     try:
         window = monotonic_window(rv, np.asarray(mu)[:, node.node], bin_width=WINDOW_BIN_KMS,
                                   min_count=MIN_BIN_COUNT, around=0.0, label_name="the stars' RV (km/s)")
@@ -100,5 +103,5 @@ def spread_point(mu: np.ndarray, labels: dict[str, np.ndarray], rv_scale: float,
 def run_point(model: SpectrumAutoencoder, spectra: SpectraSet, indices, rv_scale: float, seed: int = 0) -> SpreadPoint:
     """A trained run's point: its codes of spectra ``indices`` of ``spectra`` (the first spectrum of every star of
     its survey; degenerate ones are left out) through :func:`spread_point`."""
-    encoded = encode_labelled(model, spectra, ("rv", "teff"), indices)
+    encoded = encode_labelled(model, spectra, ("rv",), indices)
     return spread_point(encoded.mu, encoded.labels, rv_scale, seed)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from specae.analysis.claims import NOT_TESTABLE
+
 GOAL_MET = "goal met"
 TARGET_MET = "target met"
 MISSED = "missed"
@@ -23,15 +25,21 @@ class Target:
 
     @property
     def status(self) -> str:
-        """:data:`GOAL_MET` (≤ the goal), :data:`TARGET_MET` (below the target) or :data:`MISSED` (NaN too)."""
-        if not math.isfinite(self.value):
-            return MISSED
-        if self.goal is not None and self.value <= self.goal:
+        """:data:`GOAL_MET` (≤ the goal), :data:`TARGET_MET` (below the target), :data:`MISSED`, or *not testable*
+        when the value or its target could not be measured (NaN)."""
+        if not (math.isfinite(self.value) and math.isfinite(self.target)):
+            return NOT_TESTABLE
+        if self.goal is not None and math.isfinite(self.goal) and self.value <= self.goal:
             return GOAL_MET
         return TARGET_MET if self.value < self.target else MISSED
 
     def describe(self, digits: int = 3) -> str:
-        """"0.062 against < 0.078 (goal ≤ 0.05)", in the target's unit."""
+        """"0.062 against < 0.078 (goal ≤ 0.05)", in the target's unit; a NaN reads "not measured" (a NaN goal
+        is left out)."""
         unit = f" {self.unit}" if self.unit else ""
-        goal = f" (goal ≤ {self.goal:.{digits}g}{unit})" if self.goal is not None else ""
-        return f"{self.value:.{digits}g}{unit} against < {self.target:.{digits}g}{unit}{goal}"
+
+        def number(value: float) -> str:
+            return f"{value:.{digits}g}{unit}" if math.isfinite(value) else "not measured"
+
+        goal = f" (goal ≤ {number(self.goal)})" if self.goal is not None and math.isfinite(self.goal) else ""
+        return f"{number(self.value)} against < {number(self.target)}{goal}"
