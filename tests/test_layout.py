@@ -25,9 +25,11 @@ COINCIDENCES = {
     0.01: "the convergence criterion's 1 % limit on a late gain, the lattice's 0.01 Å pixel, C6's 0.01 km/s "
           "traversal resolution and the 0.01-nat KL of an active unit",
     0.5: "C5's 0.5-nat floor on a label node's MI and the capability probe's half of the label's spread",
-    1.0: "the generator's microturbulence (km/s) and the RV-spread windows' 1 km/s bins",
+    1.0: "the generator's microturbulence (km/s), the RV-spread windows' 1 km/s bins and the learned velocity's "
+         "1 km/s RMSE target",
     3.0: "the CCF fit's ±3σ wings and the RV-spread prediction's 3.0 km/s half-width",
     20.0: "the lowest altitude of an observation (degrees) and the CCF fit's ±20 km/s around the dip",
+    50.0: "the median normalisation's threshold (ADU) and the velocity target's S/N ≥ 50",
     0.1: "C3's 10 % train/validation tolerance and the KL (nats) below which a β-VAE's code counts as collapsed",
 }
 
