@@ -38,7 +38,7 @@ from specae.model.autoencoder import SpectrumAutoencoder
 from specae.model.factory import build_model
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.checkpoints import load_checkpoint
-from specae.training.feeds import BatchSource
+from specae.training.feeds import BatchSource, RenderedSource
 from specae.training.loop import TrainResult, train
 from specae.training.options import TrainOptions
 from specae.training.presets import Preset
@@ -68,13 +68,16 @@ class ReferenceRun:
     def preset(self) -> Preset:
         return Preset.from_dict(self.manifest["configuration"])
 
+    def split(self) -> Split:
+        """The committed object-disjoint split (train and validation spectrum indices)."""
+        with np.load(self.path / SPLIT_NAME) as arrays:
+            return Split(train=arrays["train"].astype(np.int64), validation=arrays["validation"].astype(np.int64))
+
     def load(self, device: str | torch.device = "cpu") -> tuple[SpectrumAutoencoder, list[dict], Split]:
         """The model (eval mode, on ``device``), its per-epoch history and its split."""
         model = build_model(self.preset.model, self.preset.data.grid)
         model.load_state_dict(torch.load(self.path / WEIGHTS_NAME, map_location="cpu", weights_only=True))
-        with np.load(self.path / SPLIT_NAME) as arrays:
-            split = Split(train=arrays["train"].astype(np.int64), validation=arrays["validation"].astype(np.int64))
-        return model.to(device).eval(), self.manifest["history"], split
+        return model.to(device).eval(), self.manifest["history"], self.split()
 
 
 def reference_runs(runs_dir: str | os.PathLike | None = None) -> list[ReferenceRun]:
@@ -166,6 +169,24 @@ def probe_losses(preset: Preset, data: SpectraSet | BatchSource | None = None, s
     weights = torch.cat([parameter.detach().double().flatten() for parameter in model.parameters()])
     return {"steps": steps, "loss_sums": dict(zip(("total", "reconstruction", "kl"), state["epoch_sums"], strict=True)),
             "weights_l2": float(weights.norm())}
+
+
+class ProbeSource(RenderedSource):
+    """A committed run's survey rendered batch by batch for its validity probe, which touches only the spectra of
+    its first steps: the spectra its committed split leaves out are the degenerate ones, so the probe's split and
+    draws are the run's without rendering the whole survey. (Rendering and normalising a spectrum do not depend on
+    the batch it is in, so each batch is bit for bit what the whole survey held in memory gives.)"""
+
+    def __init__(self, run: ReferenceRun):
+        super().__init__(run.preset.data)
+        split = run.split()
+        self._degenerate = np.ones(len(self), dtype=bool)
+        self._degenerate[np.concatenate([split.train, split.validation])] = False
+
+    @property
+    def degenerate(self) -> np.ndarray:
+        """(n_spectra,) True for the spectra the run's committed split leaves out."""
+        return self._degenerate
 
 
 def probe_steps(history: list[dict]) -> int:
