@@ -4,12 +4,12 @@ Each is the ``study`` preset with a few overrides, beside the study's runs (:mod
 
 * the Doppler-aware variant (not the paper's model: :mod:`specae.model.doppler_autoencoder`), a β-VAE at every
   latent size of the study with seed 0 and at the main size with seeds 1 and 2 (``dvae<size>-seed<seed>``);
-* the RV-spread experiment: the main configuration (β-VAE and deterministic, 16 latents, seed 0) on surveys whose
-  velocities are the study's times ``rv_scale`` (``vae16-rv<scale>-seed0``, ``ae16-rv<scale>-seed0``; the study's
-  own runs are its ``rv_scale`` = 1).
+* the RV-spread experiment: the main configuration (β-VAE and deterministic, 16 latents) with seeds 0, 1 and 2 on
+  surveys whose velocities are the study's times ``rv_scale`` (``vae16-rv<scale>-seed<seed>``,
+  ``ae16-rv<scale>-seed<seed>``; the study's own runs are its ``rv_scale`` = 1).
 
-:data:`VELOCITY_RUNS` lists them in training order: the RV-spread runs first (their answer decides which seeds
-follow), then the variant at the main size, then its other sizes and seeds.
+:data:`VELOCITY_RUNS` lists them in training order: the first seed's RV-spread runs, the variant at the main size,
+its other sizes and seeds, then the RV-spread runs' other seeds.
 """
 
 from __future__ import annotations
@@ -20,18 +20,25 @@ MAIN_LATENT_DIM = get_preset("study").model.latent_dim  # the study's main size
 VARIANT_SIZES = (2, 4, 8, 16, 32)
 VARIANT_SEEDS = (0, 1, 2)
 RV_SCALES = (0.03, 0.1, 0.3)  # besides the study's 1: the velocities' spread × 0.03, 0.1 and 0.3
+SPREAD_SEEDS = (0, 1, 2)  # every survey's main runs, with three seeds as the study's own (docs/decisions.md)
 
 
 def _runs() -> dict[str, dict]:
     """Run name → overrides of the study preset, in training order."""
     runs: dict[str, dict] = {}
-    for scale in RV_SCALES:
-        runs[f"vae{MAIN_LATENT_DIM}-rv{scale:g}-seed0"] = dict(rv_scale=scale)
-        runs[f"ae{MAIN_LATENT_DIM}-rv{scale:g}-seed0"] = dict(rv_scale=scale, variational=False)
+
+    def spread_runs(seed: int) -> None:
+        for scale in RV_SCALES:
+            runs[f"vae{MAIN_LATENT_DIM}-rv{scale:g}-seed{seed}"] = dict(rv_scale=scale, seed=seed)
+            runs[f"ae{MAIN_LATENT_DIM}-rv{scale:g}-seed{seed}"] = dict(rv_scale=scale, variational=False, seed=seed)
+
+    spread_runs(SPREAD_SEEDS[0])
     for size in sorted(VARIANT_SIZES, key=lambda size: size != MAIN_LATENT_DIM):
         runs[f"dvae{size}-seed0"] = dict(velocity=True) | ({} if size == MAIN_LATENT_DIM else dict(latent_dim=size))
     for seed in VARIANT_SEEDS[1:]:
         runs[f"dvae{MAIN_LATENT_DIM}-seed{seed}"] = dict(velocity=True, seed=seed)
+    for seed in SPREAD_SEEDS[1:]:
+        spread_runs(seed)
     return runs
 
 
