@@ -18,7 +18,7 @@ def test_the_costs_add_process_time_and_span_from_first_start_to_last_written(lo
     costs = load_script("run_costs").run_costs(tmp_path, ["a", "b", "c"])
     assert costs["runs"] == 2 and costs["missing"] == ["c"]
     assert costs["process_hours"] == pytest.approx(40 / 60)
-    assert costs["minutes_per_1000_steps"] == {"median": 1.4375, "min": 1.25, "max": 1.875}
+    assert costs["minutes_per_1000_steps"] == {"median": 1.5625, "min": 1.25, "max": 1.875}
     assert costs["first_start"] == "2026-12-05T06:50:00+00:00" and costs["span_hours"] == pytest.approx(130 / 60)
     with pytest.raises(SystemExit, match="none of the 1 runs"):
         load_script("run_costs").run_costs(tmp_path, ["c"])
