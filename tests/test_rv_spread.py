@@ -22,6 +22,8 @@ def test_the_rule_reads_the_slope_over_surveys_with_an_rv_node():
     assert no_node.answer == INCONCLUSIVE and no_node.reason.startswith("0 survey(s)")
     narrow = [SpreadPoint(0.03, 1.0, 0.8, 0.05, 1.0)] + _points([3.0, None, None])
     assert spread_answer(narrow).answer == INCONCLUSIVE  # 1 km/s is below the floor; one survey left
+    unconverged = spread_answer(_points([2.0, 6.0, 20.0]), unconverged=["ae16-rv0.1-seed2"])
+    assert unconverged.answer == INCONCLUSIVE and unconverged.reason.endswith("not converged: ae16-rv0.1-seed2")
 
 
 def test_a_point_reads_the_rv_nodes_window_in_1_kms_bins(tmp_path, monkeypatch):

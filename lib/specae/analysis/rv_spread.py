@@ -61,8 +61,9 @@ class SpreadAnswer:
     reason: str
 
 
-def spread_answer(points: Sequence[SpreadPoint]) -> SpreadAnswer:
-    """The pre-registered answer from every survey's (and seed's) point."""
+def spread_answer(points: Sequence[SpreadPoint], unconverged: Sequence[str] = ()) -> SpreadAnswer:
+    """The pre-registered answer from every survey's (and seed's) point; *inconclusive* whatever the slope when a
+    run it reads did not converge (``unconverged``: their names; Study II's rule for every claim)."""
     entering = [p for p in points if p.has_rv_node and p.half_width_kms is not None and p.spread_kms >= MIN_SPREAD_KMS]
     spreads = sorted({p.spread_kms for p in entering})
     if len(spreads) < 2:
@@ -75,6 +76,8 @@ def spread_answer(points: Sequence[SpreadPoint]) -> SpreadAnswer:
     near_h1 = bool(np.all((widths >= H1_HALF_WIDTH_KMS / H1_FACTOR) & (widths <= H1_HALF_WIDTH_KMS * H1_FACTOR)))
     numbers = (f"slope {slope:.2f} over {len(entering)} runs of {len(spreads)} surveys; half-widths "
                f"{widths.min():.1f}–{widths.max():.1f} km/s")
+    if unconverged:
+        return SpreadAnswer(INCONCLUSIVE, slope, f"{numbers}; not converged: {', '.join(unconverged)}")
     if slope < H1_MAX_SLOPE and near_h1:
         return SpreadAnswer(H1, slope, f"{numbers}, within × {H1_FACTOR:g} of {H1_HALF_WIDTH_KMS:g} km/s")
     if slope > H2_MIN_SLOPE:
