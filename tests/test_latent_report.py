@@ -10,6 +10,7 @@ from astropy.table import Table
 from specae.analysis.bottleneck import star_errors, star_means
 from specae.analysis.latent_report import COLLAPSED_ROW, informative_counts, latent_report, paper_comparison_of
 from specae.constants import SPEED_OF_LIGHT_KMS
+from specae.model.autoencoder import AutoencoderOutput
 from specae.spectra.grid import Grid
 from specae.spectra.spectra_set import SpectraSet
 
@@ -38,6 +39,10 @@ class PaperLikeModel(torch.nn.Module):
     def encode(self, x):
         mu = x[:, 0, :LATENT]
         return mu, torch.zeros_like(mu)
+
+    def forward(self, x):  # eval mode: z = μ, as the released model's inference
+        mu, logvar = self.encode(x)
+        return AutoencoderOutput(reconstruction=self.decode(mu), mu=mu, logvar=logvar, z=mu)
 
     def decode(self, z):
         shift = 1.0 + KMS_PER_UNIT * z[:, :1].double() / SPEED_OF_LIGHT_KMS  # (m, 1)
