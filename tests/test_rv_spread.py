@@ -47,3 +47,33 @@ def test_a_point_reads_the_rv_nodes_window_in_1_kms_bins(tmp_path, monkeypatch):
 
     node = compare_with_paper(mu, {"rv": rv, "teff": teff}).nodes["rv"]  # C5's RV node and null, in full
     assert (point.mi, point.null) == (node.ksg, node.best_null)
+
+
+def test_a_runs_point_is_read_back_by_its_weights_and_survey_without_rendering(tmp_path, monkeypatch):
+    import numpy as np
+    import torch
+
+    import specae.analysis.analysis_cache as analysis_cache
+    from specae.analysis.rv_spread import survey_point
+    from specae.model.factory import build_model
+    from specae.training.datasets import load_first_spectra
+    from specae.training.presets import get_preset
+
+    monkeypatch.setenv("SPECAE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(analysis_cache, "COMMITTED_DIR", tmp_path / "committed")
+    preset = get_preset("smoke", rv_scale=0.3)
+    torch.manual_seed(0)
+    model = build_model(preset.model, preset.data.grid).eval()
+    rendered = []
+
+    def first_spectra():
+        rendered.append(1)
+        spectra, _ = load_first_spectra(preset.data)
+        return spectra, np.arange(len(spectra))
+
+    point = survey_point(model, preset.data, 0, first_spectra)
+    assert rendered == [1] and point.rv_scale == 0.3
+    assert survey_point(model, preset.data, 0, first_spectra) == point and rendered == [1]  # read, not rendered
+    assert survey_point(model, preset.data, 0) == point  # nor rendered by default
+    survey_point(model, get_preset("smoke", rv_scale=0.1).data, 0, first_spectra)  # another survey: computed
+    assert rendered == [1, 1]

@@ -22,8 +22,9 @@ import numpy as np
 from specae.analysis.bottleneck import error_table, line_core_mask, pca_reconstructions, reconstruct, star_errors
 from specae.analysis.capabilities import LabelProbe, label_probe
 from specae.analysis.claims import MIN_LABEL_MI_NATS, TRAIN_VALIDATION_TOLERANCE
-from specae.analysis.latents import encode_means, one_per_star, usable
-from specae.analysis.paper_comparison import PaperComparison, compare_with_paper
+from specae.analysis.latent_report import paper_comparison_of
+from specae.analysis.latents import one_per_star, usable
+from specae.analysis.paper_comparison import PaperComparison
 from specae.analysis.verdicts import BUDGETS, BudgetTrend
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.loop import TrainResult
@@ -71,8 +72,7 @@ def budget_errors(runs: Runs, data: SpectraSet, seed: int = 0) -> dict[int, dict
 def budget_nodes(runs: Runs, data: SpectraSet, seed: int = 0) -> dict[int, BudgetNodes]:
     """Budget → the β-VAE's nodes on one spectrum per star (as C5 reads them) and its label probes."""
     stars = one_per_star(data)
-    labels = {name: np.asarray(data.labels[name][stars], dtype=np.float64) for name in LABELS}
-    return {budget: BudgetNodes(compare_with_paper(encode_means(vae.model, data, stars), labels, seed=seed),
+    return {budget: BudgetNodes(paper_comparison_of(vae.model, data, stars, seed=seed)[1],
                                 {name: label_probe(vae.model, data, vae.split, name) for name in LABELS})
             for budget, (vae, _) in sorted(runs.items())}
 

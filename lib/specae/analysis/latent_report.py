@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from specae.analysis.analysis_cache import cached_result, model_weights
 from specae.analysis.bottleneck import example_star, star_errors
 from specae.analysis.claims import (
     C6_PAPER,
@@ -156,9 +157,18 @@ def beta_study_reading(collapsed: list[tuple[float, int]], reports: dict[tuple[f
 
 def paper_comparison_of(model: SpectrumAutoencoder, data: SpectraSet, stars, names=("rv", "teff"),
                         seed: int = 0) -> tuple[EncodedSet, PaperComparison]:
-    """``model``'s codes and labels ``names`` on spectra ``stars`` (one per star), and its §6 comparison."""
+    """``model``'s codes and labels ``names`` on spectra ``stars`` (one per star), and its §6 comparison: cached by
+    the model's weights and the spectra's bytes (:mod:`specae.analysis.analysis_cache`), so the chapters that read
+    one run share a computation, and a reference run's is read from the committed analyses."""
     encoded = encode_labelled(model, data, names, indices=stars)
-    return encoded, compare_with_paper(encoded.mu, encoded.labels, seed=seed)
+    return encoded, cached_result("paper_comparison_of", comparison_key(model, data, encoded, seed),
+                                  lambda: compare_with_paper(encoded.mu, encoded.labels, seed=seed))
+
+
+def comparison_key(model: SpectrumAutoencoder, data: SpectraSet, encoded: EncodedSet, seed: int) -> dict:
+    """What identifies :func:`paper_comparison_of`'s result: the weights, the spectra and labels read, the seed."""
+    return dict(weights=model_weights(model), flux=data.flux[encoded.indices].numpy(),
+                labels={name: encoded.labels[name] for name in ("rv", "teff")}, seed=seed)
 
 
 def informative_counts(models: dict[int, SpectrumAutoencoder], data: SpectraSet, stars,
