@@ -21,7 +21,9 @@ Results live in two places, looked up in order:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 import pickle
 from collections.abc import Callable, Mapping
@@ -36,10 +38,10 @@ from specae.training.run_cache import default_cache_dir
 T = TypeVar("T")
 # The code whose results are cached, from the weights and spectra to the numbers: part of every key.
 ANALYSIS_FILES = ("analysis/paper_comparison.py", "analysis/mutual_information.py", "analysis/informative.py",
-                  "analysis/analysis_cache.py", "analysis/latents.py", "analysis/latent_report.py",
-                  "analysis/rv_spread.py", "analysis/traversal.py", "model/autoencoder.py", "model/fast_layers.py",
-                  "model/doppler_autoencoder.py", "model/doppler.py", "model/factory.py", "training/datasets.py",
-                  "spectra/normalisation.py")
+                  "analysis/analysis_cache.py", "analysis/bottleneck.py", "analysis/latents.py",
+                  "analysis/latent_report.py", "analysis/rv_spread.py", "analysis/traversal.py",
+                  "model/autoencoder.py", "model/fast_layers.py", "model/doppler_autoencoder.py", "model/doppler.py",
+                  "model/factory.py", "training/datasets.py", "spectra/normalisation.py")
 COMMITTED_DIR = REPO_DIR / "runs" / "analyses"  # the reference runs' analyses, recorded by `make chapters`
 RECORD_ENV = "SPECAE_RECORD_ANALYSES"  # "1": also write every result looked up into COMMITTED_DIR
 
@@ -70,9 +72,14 @@ def result_key(name: str, inputs: Mapping[str, object]) -> str:
     return digest.hexdigest()
 
 
-def model_weights(model) -> dict[str, np.ndarray]:
-    """A model's state (parameters and buffers, e.g. the variant's template) as arrays: its identity in a key."""
-    return {name: value.detach().cpu().numpy() for name, value in model.state_dict().items()}
+def model_weights(model) -> dict[str, object]:
+    """A model's identity in a key: its class, its configuration (when it has one) and its state (parameters and
+    buffers, e.g. the variant's template) as arrays."""
+    config = getattr(model, "config", None)
+    return {"class": f"{type(model).__module__}.{type(model).__qualname__}",
+            "config": json.dumps(dataclasses.asdict(config), sort_keys=True) if dataclasses.is_dataclass(config)
+            and not isinstance(config, type) else None,
+            "state": {name: value.detach().cpu().numpy() for name, value in model.state_dict().items()}}
 
 
 def cached_result(name: str, inputs: Mapping[str, object], compute: Callable[[], T],

@@ -23,7 +23,7 @@ from specae.analysis.claims import (
     not_testable,
     unless_rv_node,
 )
-from specae.analysis.informative import informative_nodes
+from specae.analysis.informative import node_dispersion
 from specae.analysis.latents import EncodedSet, encode_labelled, encode_means, one_per_star, usable
 from specae.analysis.paper_comparison import LabelNode, PaperComparison, compare_with_paper
 from specae.analysis.traversal import (
@@ -174,9 +174,15 @@ def comparison_key(model: SpectrumAutoencoder, data: SpectraSet, encoded: Encode
 def informative_counts(models: dict[int, SpectrumAutoencoder], data: SpectraSet, stars,
                        threshold: float) -> dict[int, int]:
     """Latent size → how many of that model's nodes are informative (MAD of μ over spectra ``stars`` above
-    ``threshold``), for models: latent size → model."""
-    return {size: int(informative_nodes(encode_means(model, data, stars), threshold=threshold).size)
-            for size, model in models.items()}
+    ``threshold``), for models: latent size → model. Each model's MADs are cached by its weights and the spectra
+    (:mod:`specae.analysis.analysis_cache`)."""
+    stars = np.asarray(stars, dtype=np.int64)
+
+    def dispersion(model: SpectrumAutoencoder) -> np.ndarray:
+        inputs = dict(weights=model_weights(model), flux=data.flux[stars].numpy())
+        return cached_result("node_dispersion", inputs, lambda: node_dispersion(encode_means(model, data, stars)))
+
+    return {size: int(np.count_nonzero(dispersion(model) > threshold)) for size, model in models.items()}
 
 
 def latent_report(model: SpectrumAutoencoder, data: SpectraSet, stars, grid: Grid, rv_bin_width: float = 10.0,
