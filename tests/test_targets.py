@@ -27,3 +27,9 @@ def test_a_target_read_on_an_unconverged_run_is_inconclusive():
     target = Target(0.04, target=0.078, goal=0.05, unconverged=("dvae16-seed0",))
     assert target.status == "inconclusive"
     assert target.describe() == "0.04 against < 0.078 (goal ≤ 0.05); not converged: dvae16-seed0"
+
+
+def test_an_inclusive_target_admits_its_bound():
+    assert Target(1.0, target=1.0, unit="km/s", inclusive=True).status == TARGET_MET
+    assert Target(1.0, target=1.0, unit="km/s").status == MISSED
+    assert Target(1.0, target=1.0, unit="km/s", inclusive=True).describe() == "1 km/s against ≤ 1 km/s"

@@ -15,15 +15,16 @@ MISSED = "missed"
 
 @dataclass(frozen=True)
 class Target:
-    """value: the measured number (for several seeds, the worst); target: it must be below this; goal: the harder
-    bound (None: no goal); unit: how the numbers read, e.g. "km/s"; unconverged: the runs it reads that did not
-    converge (then it is *inconclusive*, as a claim on such a run is)."""
+    """value: the measured number (for several seeds, the worst); target: it must be below this (or at most this,
+    when ``inclusive``); goal: the harder bound, inclusive (None: no goal); unit: how the numbers read, e.g. "km/s";
+    unconverged: the runs it reads that did not converge (then it is *inconclusive*, as a claim on such a run is)."""
 
     value: float
     target: float
     goal: float | None = None
     unit: str = ""
     unconverged: tuple[str, ...] = ()
+    inclusive: bool = False
 
     @property
     def status(self) -> str:
@@ -36,7 +37,8 @@ class Target:
             return INCONCLUSIVE
         if self.goal is not None and math.isfinite(self.goal) and self.value <= self.goal:
             return GOAL_MET
-        return TARGET_MET if self.value < self.target else MISSED
+        within = self.value <= self.target if self.inclusive else self.value < self.target
+        return TARGET_MET if within else MISSED
 
     def describe(self, digits: int = 3) -> str:
         """"0.062 against < 0.078 (goal ≤ 0.05)", in the target's unit; a NaN reads "not measured" (a NaN goal
@@ -48,4 +50,4 @@ class Target:
 
         goal = f" (goal ≤ {number(self.goal)})" if self.goal is not None and math.isfinite(self.goal) else ""
         runs = f"; not converged: {', '.join(self.unconverged)}" if self.unconverged else ""
-        return f"{number(self.value)} against < {number(self.target)}{goal}{runs}"
+        return f"{number(self.value)} against {'≤' if self.inclusive else '<'} {number(self.target)}{goal}{runs}"
