@@ -7,6 +7,7 @@ DEVICE ?= auto
 # The training path of every run trained here (reference runs, chapters' retrain): fast, or plain for the release's
 # computation (docs/decisions.md, *A faster training path*).
 TRAINING_PATH ?= $(or $(SPECAE_TRAINING_PATH),fast)
+RUNS ?= study
 export SPECAE_TRAINING_PATH := $(TRAINING_PATH)
 
 .PHONY: setup data book test library-tests book-tests chapters clean chromium reference-runs verify-runs
@@ -64,10 +65,10 @@ chapters: setup data
 	$(PY) scripts/build_book.py --in-place $(if $(CHAPTERS),--only $(CHAPTERS))
 
 # Train the study's reference runs that runs/ lacks (hours on a CPU; resumable: run it again after an
-# interruption), writing each to runs/<name>/ as it finishes; DEVICE=cuda trains them on a GPU, TRAINING_PATH=plain
-# on the plain path.
+# interruption), writing each to runs/<name>/ as it finishes; RUNS=velocity trains chapter 08's instead,
+# DEVICE=cuda on a GPU, TRAINING_PATH=plain on the plain path.
 reference-runs: setup
-	$(PY) -m specae reference-runs --device $(DEVICE) --path $(TRAINING_PATH)
+	$(PY) -m specae reference-runs --set $(RUNS) --device $(DEVICE) --path $(TRAINING_PATH)
 
 # Retrain one committed reference run from scratch here and compare it with runs/ (23 min on the 2-core machine, measured):
 # make verify-runs RUN=vae16-seed0
