@@ -52,8 +52,10 @@ def test_scores_and_classes_share_one_zero_point():
     assert scores.n == 4 and scores.ratio("ccf", "learned") == 0.0
     by_class = scores_by_class(true, estimates, np.array([4, 4, 5, 5]), limit=np.array([0.1, 0.3, 0.2, 0.2]))
     # each class is off the global zero point by 1 km/s: a per-class offset would hide that, one survey-wide does not
-    assert by_class == {4: {"spectra": 2.0, "learned": 1.0, "ccf": 0.0, "photon limit": 0.2},
-                        5: {"spectra": 2.0, "learned": 1.0, "ccf": 0.0, "photon limit": 0.2}}
+    assert by_class == {4: {"spectra": 2.0, "learned": 1.0, "learned, own offset": 0.0, "ccf": 0.0,
+                            "ccf, own offset": 0.0, "photon limit": 0.2},
+                        5: {"spectra": 2.0, "learned": 1.0, "learned, own offset": 0.0, "ccf": 0.0,
+                            "ccf, own offset": 0.0, "photon limit": 0.2}}  # each class is tight about its own mean
 
 
 def test_the_label_free_ccf_finds_each_stars_velocity_anywhere_in_the_survey():

@@ -61,8 +61,10 @@ def score_velocities(true: np.ndarray, estimates: Mapping[str, np.ndarray]) -> V
 def scores_by_class(true: np.ndarray, estimates: Mapping[str, np.ndarray], classes: np.ndarray,
                     limit: np.ndarray | None = None) -> dict[object, dict[str, float]]:
     """Spectral class → each estimate's RMSE after the *global* offsets (one zero point for every class, as a
-    survey would use it), the number of spectra and, given ``limit`` (n,) km/s, the class's median photon-noise
-    limit; classes: (n,) each spectrum's class (e.g. the labels' ``spec_type_no``)."""
+    survey would use it; key: the estimate's name) and about the class's own mean (its scatter alone; key: the
+    name + ", own offset": the two differ by how far the class sits from the survey's zero point), the number of
+    spectra and, given ``limit`` (n,) km/s, the class's median photon-noise limit; classes: (n,) each spectrum's
+    class (e.g. the labels' ``spec_type_no``)."""
     true, classes = np.asarray(true, dtype=np.float64), np.asarray(classes)
     offsets = score_velocities(true, estimates).offset
     table: dict[object, dict[str, float]] = {}
@@ -73,6 +75,8 @@ def scores_by_class(true: np.ndarray, estimates: Mapping[str, np.ndarray], class
             residual = np.asarray(values, dtype=np.float64)[members] - true[members] - offsets[name]
             residual = residual[np.isfinite(residual)]
             row[name] = float(np.sqrt(np.mean(residual**2))) if residual.size else float("nan")
+            row[f"{name}, own offset"] = rmse_after_offset(np.asarray(values, dtype=np.float64)[members],
+                                                          true[members])[0]
         if limit is not None:
             row["photon limit"] = float(np.median(np.asarray(limit, dtype=np.float64)[members]))
         table[kind.item() if hasattr(kind, "item") else kind] = row
