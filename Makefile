@@ -65,7 +65,7 @@ chapters: setup data
 	$(PY) scripts/build_book.py --in-place $(if $(CHAPTERS),--only $(CHAPTERS))
 
 # Train the study's reference runs that runs/ lacks (hours on a CPU; resumable: run it again after an
-# interruption), writing each to runs/<name>/ as it finishes; RUNS=velocity trains chapter 08's instead,
+# interruption), writing each to runs/<name>/ as it finishes; RUNS=velocity trains the velocity runs instead,
 # DEVICE=cuda on a GPU, TRAINING_PATH=plain on the plain path.
 reference-runs: setup
 	$(PY) -m specae reference-runs --set $(RUNS) --device $(DEVICE) --path $(TRAINING_PATH)
