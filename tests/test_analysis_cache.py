@@ -64,7 +64,7 @@ def test_a_committed_comparison_of_a_reference_run_is_what_this_cpu_computes():
     CPU's codes of the same spectra: the same informative nodes and label nodes, and each MI within 0.02 nats (the
     codes differ by float rounding between CPUs, which can move a KSG neighbour count; seen: equal)."""
     from specae.analysis.analysis_cache import COMMITTED_DIR, result_key
-    from specae.analysis.latent_report import comparison_key
+    from specae.analysis.latent_report import comparison_inputs
     from specae.analysis.latents import encode_labelled, one_per_star
     from specae.analysis.paper_comparison import compare_with_paper
     from specae.training.reference_runs import find_reference_run
@@ -76,8 +76,9 @@ def test_a_committed_comparison_of_a_reference_run_is_what_this_cpu_computes():
         pytest.skip("no committed run vae16-seed0 (train it with make reference-runs)")
     model, _, _ = run.load("cpu")
     data = cached_synthetic(run.preset.data)
-    encoded = encode_labelled(model, data, ("rv", "teff"), one_per_star(data))
-    entry = COMMITTED_DIR / f"{result_key('paper_comparison_of', comparison_key(model, data, encoded, 0))[:32]}.pkl"
+    encoded = encode_labelled(model, data, ("rv", "teff"), one_per_star(data))  # this CPU's codes
+    stars = one_per_star(data)
+    entry = COMMITTED_DIR / f"{result_key('paper_comparison_of', comparison_inputs(model, data, stars))[:32]}.pkl"
     assert entry.is_file(), f"{entry} is not committed: run make chapters and commit runs/analyses/"
     committed = pickle.loads(entry.read_bytes())
     here = compare_with_paper(encoded.mu, encoded.labels, seed=0)

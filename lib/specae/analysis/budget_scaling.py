@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from specae.analysis.bottleneck import line_core_mask, model_error_row, pca_error_rows, star_errors
 from specae.analysis.capabilities import LabelProbe, label_probe
 from specae.analysis.claims import MIN_LABEL_MI_NATS, TRAIN_VALIDATION_TOLERANCE
-from specae.analysis.latent_report import paper_comparison_of
+from specae.analysis.latent_report import comparison_of
 from specae.analysis.latents import one_per_star, usable
 from specae.analysis.paper_comparison import PaperComparison
 from specae.analysis.verdicts import BUDGETS, BudgetTrend
@@ -65,7 +65,7 @@ def budget_errors(runs: Runs, data: SpectraSet, seed: int = 0) -> dict[int, dict
 def budget_nodes(runs: Runs, data: SpectraSet, seed: int = 0) -> dict[int, BudgetNodes]:
     """Budget → the β-VAE's nodes on one spectrum per star (as C5 reads them) and its label probes."""
     stars = one_per_star(data)
-    return {budget: BudgetNodes(paper_comparison_of(vae.model, data, stars, seed=seed)[1],
+    return {budget: BudgetNodes(comparison_of(vae.model, data, stars, seed=seed),
                                 {name: label_probe(vae.model, data, vae.split, name) for name in LABELS})
             for budget, (vae, _) in sorted(runs.items())}
 

@@ -157,18 +157,33 @@ def beta_study_reading(collapsed: list[tuple[float, int]], reports: dict[tuple[f
 
 def paper_comparison_of(model: SpectrumAutoencoder, data: SpectraSet, stars, names=("rv", "teff"),
                         seed: int = 0) -> tuple[EncodedSet, PaperComparison]:
-    """``model``'s codes and labels ``names`` on spectra ``stars`` (one per star), and its §6 comparison: cached by
-    the model's weights and the spectra's bytes (:mod:`specae.analysis.analysis_cache`), so the chapters that read
-    one run share a computation, and a reference run's is read from the committed analyses."""
+    """``model``'s codes and labels ``names`` on spectra ``stars`` (one per star), and its §6 comparison
+    (:func:`comparison_of`)."""
     encoded = encode_labelled(model, data, names, indices=stars)
-    return encoded, cached_result("paper_comparison_of", comparison_key(model, data, encoded, seed),
-                                  lambda: compare_with_paper(encoded.mu, encoded.labels, seed=seed))
+    return encoded, comparison_of(model, data, stars, seed, encoded)
 
 
-def comparison_key(model: SpectrumAutoencoder, data: SpectraSet, encoded: EncodedSet, seed: int) -> dict:
-    """What identifies :func:`paper_comparison_of`'s result: the weights, the spectra and labels read, the seed."""
-    return dict(weights=model_weights(model), flux=data.flux[encoded.indices].numpy(),
-                labels={name: encoded.labels[name] for name in ("rv", "teff")}, seed=seed)
+def comparison_of(model: SpectrumAutoencoder, data: SpectraSet, stars, seed: int = 0,
+                  encoded: EncodedSet | None = None) -> PaperComparison:
+    """``model``'s §6 comparison on spectra ``stars`` (one per star; degenerate ones left out): cached by the model's
+    weights, the spectra's bytes and their labels (:mod:`specae.analysis.analysis_cache`), so the chapters that read
+    one run share a computation, and a reference run's is read from the committed analyses without encoding.
+    encoded: the codes of those spectra, when already computed."""
+    inputs = comparison_inputs(model, data, stars, seed)
+
+    def compute() -> PaperComparison:
+        mu = (encoded if encoded is not None else encode_labelled(model, data, ("rv",), stars)).mu
+        return compare_with_paper(mu, inputs["labels"], seed=seed)
+
+    return cached_result("paper_comparison_of", inputs, compute)
+
+
+def comparison_inputs(model: SpectrumAutoencoder, data: SpectraSet, stars, seed: int = 0) -> dict:
+    """What identifies :func:`comparison_of`'s result: the weights, the usable spectra of ``stars`` and their RV and
+    Teff labels, and the seed."""
+    indices = usable(data, stars)
+    labels = {name: np.asarray(data.labels[name], dtype=float)[indices] for name in ("rv", "teff")}
+    return dict(weights=model_weights(model), flux=data.flux[indices].numpy(), labels=labels, seed=seed)
 
 
 def informative_counts(models: dict[int, SpectrumAutoencoder], data: SpectraSet, stars,
