@@ -12,6 +12,8 @@ def _points(half_widths, spreads=(3.5, 10.4, 34.8), mi=0.8, null=0.05):
 
 def test_the_rule_reads_the_slope_over_surveys_with_an_rv_node():
     assert spread_answer(_points([3.0, 3.2, 2.9])).answer == H1
+    study = _points([3.0, 3.2, 2.9], spreads=(3.48, 10.44, 34.81))  # the × 0.1, 0.3 and 1 surveys' spreads
+    assert spread_answer(study).answer == H1 and "over 3 runs of 3 surveys" in spread_answer(study).reason
     growing = spread_answer(_points([2.0, 6.0, 20.0]))
     assert growing.answer == H2 and growing.slope == pytest.approx(1.0, abs=0.01)  # ln 10 / ln(34.8 / 3.5)
     assert spread_answer(_points([3.0, 4.0, 5.0])).answer == H1  # slope 0.22, every width within × 2 of 3
