@@ -11,6 +11,7 @@ above :data:`H2_MIN_SLOPE` is **H2** (a code spanning the training velocities), 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -125,6 +126,9 @@ def survey_point(model: SpectrumAutoencoder, survey: DataConfig, seed: int = 0,
     return cached_result("survey_point", inputs, compute)
 
 
+@functools.lru_cache(maxsize=2)
 def _rendered_first(survey: DataConfig) -> tuple[SpectraSet, np.ndarray]:
+    """The first spectrum of every star of ``survey``, rendered once for all the runs on it (a survey's 2,000 take
+    about 30 s on one core; the last two surveys are kept, ~65 MB each at the study's grid)."""
     spectra, _ = load_first_spectra(survey)
     return spectra, np.arange(len(spectra))
