@@ -35,10 +35,10 @@ PATHS = ("plain", "fast")
 AVX2_CAPS = dict(zip(ISA_CAPS, ("avx2", "AVX2", "AVX2"), strict=True))
 
 
-def probes() -> dict:
+def probes(runs: tuple[str, ...] = RUNS) -> dict:
     """Each run's probe on each path, computed in this process: {run: {path: probe}}."""
     results: dict = {}
-    for name in RUNS:
+    for name in runs:
         preset = study_preset(name)
         data = cached_synthetic(preset.data)
         results[name] = {path: probe_losses(preset, data, training_path={"path": path, "autocast": None})
@@ -57,21 +57,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--runs", nargs="+", default=list(RUNS), help=f"study runs to probe (default: {list(RUNS)})")
     args = parser.parse_args()
+    runs = tuple(args.runs)
     if args.worker:
         args.worker.write_text(json.dumps({"cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                                           "probes": probes()}))
+                                           "probes": probes(runs)}))
         return
-    for name in RUNS:
+    for name in runs:
         cached_synthetic(study_preset(name).data)  # the same spectra for both processes (the cache is shared)
-    native = {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "probes": probes()}
+    native = {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "probes": probes(runs)}
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "capped.json"
-        subprocess.run([sys.executable, __file__, "--worker", str(output)], check=True,
+        subprocess.run([sys.executable, __file__, "--worker", str(output), "--runs", *runs], check=True,
                        env=dict(os.environ, OMP_NUM_THREADS="1", **AVX2_CAPS))
         capped = json.loads(output.read_text())
     differences = {name: {path: largest_difference(capped["probes"][name][path], native["probes"][name][path])
-                          for path in PATHS} for name in RUNS}
+                          for path in PATHS} for name in runs}
     for name, by_path in differences.items():
         print(name, ", ".join(f"{path}: {value:.2e}" for path, value in by_path.items()))
     if args.json:
