@@ -144,12 +144,14 @@ PROBED = _one_per_code_path(COMMITTED)
 
 # The probe sums 20 steps of float32 training from the same seeds and takes the weights' L2 norm after them.
 # Another CPU's kernels round differently: with torch, oneDNN and MKL capped at AVX2 on the developer's
-# AVX-512 machine, the sums moved by at most 9.5e-8 relative and the norm by 8.2e-9 (on the same machine they
-# are equal bit for bit). 1e-6 leaves a margin of 10. A change to what training computes moves them by more:
-# Adam's ε 1e-8 → 1e-7 moved the deterministic run's norm by 6.1e-5 and the β-VAE's KL sum by 3.0e-5, and a
-# warm-up starting one step later (peak·max(step, 1)/warm-up instead of peak·(step + 1)/warm-up) moved the
-# loss sums by 1.3e-4 and 4.7e-4.
-PROBE_RTOL = 1e-6
+# AVX-512 machine, Study II's probed runs moved by at most 1.5e-6 relative on the fast path (the uniform-draw
+# β-VAE's KL sum) and 4.4e-6 on the plain path (benchmarks/probe_portability.py →
+# benchmarks/results/probe_portability_cpu2_2026-12-05b.json; on the same machine they are equal bit for bit).
+# 1e-5 leaves a margin of 6.7 on the fast path, which every Study II run trained on, and 2.3 on the plain one.
+# A change to what training computes moves them by more: Adam's ε 1e-8 → 1e-7 moved the deterministic run's
+# norm by 6.1e-5 and the β-VAE's KL sum by 3.0e-5, and a warm-up starting one step later
+# (peak·max(step, 1)/warm-up instead of peak·(step + 1)/warm-up) moved the loss sums by 1.3e-4 and 4.7e-4.
+PROBE_RTOL = 1e-5
 
 
 @pytest.mark.parametrize("run", COMMITTED, ids=[run.name for run in COMMITTED])
