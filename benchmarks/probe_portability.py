@@ -6,9 +6,10 @@ Run by hand from the repository root (not part of the tests); about 2 minutes on
 
 The probe (:func:`specae.training.reference_runs.probe_losses`) sums the loss terms of the first 20 steps of a run's
 configuration and takes the weights' L2 norm after them; ``tests/test_reference_runs.py`` recomputes it for every
-committed run, within a relative tolerance. For the main study runs (β-VAE and deterministic, 16 latents, seed 0)
-and each training path, this computes the probe here and in a process with torch, oneDNN and MKL capped at AVX2
-(the caps the tests are also run under), on the same spectra, and reports the largest relative difference.
+committed run, within a relative tolerance. For the study runs named by ``--runs`` (default: the main β-VAE and
+deterministic model, 16 latents, seed 0) and each training path, this computes the probe here and in a process
+with torch, oneDNN and MKL capped at AVX2 (the caps the tests are also run under), on the same spectra, and
+reports the largest relative difference.
 """
 
 from __future__ import annotations
