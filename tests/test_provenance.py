@@ -70,6 +70,15 @@ def test_cli_reports_current_and_stale_figures(exported, capsys, monkeypatch):
     assert "fig-test-line: stale (parameters changed: seed)" in out and "1 figures: 0 current, 1 stale" in out
 
 
+def test_a_figure_of_a_chapter_no_longer_in_the_book_is_stale_not_an_error(exported, capsys, monkeypatch):
+    folder, _, _ = exported
+    monkeypatch.setattr(provenance, "REPO_DIR", folder)  # a book without chapters/04_bottleneck.ipynb
+    (status,) = provenance.verify(folder)
+    assert status.reasons == ("its chapter 04_bottleneck is no longer in the book (no 04_bottleneck.ipynb)",)
+    assert main(["figures", "verify", "--folder", str(folder)]) == 1
+    assert "fig-test-line: stale (its chapter 04_bottleneck is no longer in the book" in capsys.readouterr().out
+
+
 def test_bad_ids_and_files_without_provenance_are_refused(tmp_path):
     with pytest.raises(ValueError, match="must look like 'fig-recon-vs-bottleneck'"):
         provenance.figure_record("Figure 3", "t", "c", "04_bottleneck", {})

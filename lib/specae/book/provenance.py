@@ -167,8 +167,13 @@ def verify(folder: str | Path | None = None,
         if record["git"].get("dirty"):
             reasons.append("drawn from uncommitted library code: no commit holds the code that drew it")
         now = (chapter_parameters or {}).get(record["chapter"])
+        notebook = REPO_DIR / "chapters" / f"{record['chapter']}.ipynb"
+        if now is None and not notebook.exists():
+            reasons.append(f"its chapter {record['chapter']} is no longer in the book (no {notebook.name})")
+            statuses.append(FigureStatus(figure_id, tuple(reasons)))
+            continue
         if now is None:
-            now = notebook_parameters(REPO_DIR / "chapters" / f"{record['chapter']}.ipynb")
+            now = notebook_parameters(notebook)
         changed = sorted(k for k in set(now) | set(record["parameters"]) if now.get(k) != record["parameters"].get(k))
         if changed:
             reasons.append("parameters changed: " + ", ".join(changed))
