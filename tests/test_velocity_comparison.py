@@ -117,9 +117,13 @@ def test_the_target_reading_gives_the_numbers_or_says_why_there_are_none():
         limit=np.full(5, 0.004), classes=np.array(list("GKFMG")), snr=np.array([60, 80, 55, 90, 20.0]))
     assert comparison.target.tolist() == [True, True, True, False, False]
     assert comparison.target_reading(["v0"]) == (
-        "on the 3 FGK spectra with S/N ≥ 50, the variant's v has an RMSE of 0.94–0.94 km/s over the seeds after one "
-        "global offset and the cross-correlation 0.000 km/s; their median photon-noise limit is 4.0 m/s, so the "
-        "variant is 236 times it and the cross-correlation 0 times")
+        "on the 3 FGK spectra with S/N ≥ 50, the variant's v has an RMSE of 0.94 km/s after one global offset and "
+        "the cross-correlation 0.000 km/s; their median photon-noise limit is 4.0 m/s, so the variant is 236 times it "
+        "and the cross-correlation 0 times")
+    comparison.estimates["v1"] = true + np.array([2, -2, 2, -2, 0.0])  # a second seed, twice as far off
+    assert comparison.target_reading(["v0", "v1"]).startswith(
+        "on the 3 FGK spectra with S/N ≥ 50, the variant's v has an RMSE of 0.94–1.89 km/s over 2 seeds after one "
+        "global offset")
     assert comparison.overall_reading("v0") == ("over all 5 spectra the variant's RMSE is 0.9 km/s, and the "
                                                 "cross-correlation's 0.00 km/s on the 5 where it finds a dip")
     failed = VelocityComparison(true=true, estimates={"v0": true, "CCF": np.full(5, np.nan)}, limit=np.full(5, 0.004),

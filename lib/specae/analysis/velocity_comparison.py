@@ -142,7 +142,7 @@ class VelocityComparison:
         return score_velocities(self.true[keep], {name: values[keep] for name, values in self.estimates.items()})
 
     def target_reading(self, learned: Sequence[str]) -> str:
-        """The target subset's numbers in a sentence: the ``learned`` estimates' RMSE range over seeds, the CCF's,
+        """The target subset's numbers in a sentence: the ``learned`` estimates' RMSE (its range over seeds), the CCF's,
         and both against the median photon-noise limit; or why they cannot be measured here."""
         target = self.target
         scores = self.scores(target)
@@ -154,8 +154,10 @@ class VelocityComparison:
             return (f"not testable: {int(target.sum())} of the {self.true.size} spectra are {where}, and the "
                     f"cross-correlation measured {found} of them (every estimate needs two)")
         limit = float(np.median(self.limit[target]))
-        return (f"on the {int(target.sum())} {where}, the variant's v has an RMSE of {min(values):.2f}–"
-                f"{max(values):.2f} km/s over the seeds after one global offset and the cross-correlation {ccf:.3f} "
+        rmse = (f"{values[0]:.2f} km/s" if len(values) == 1
+                else f"{min(values):.2f}–{max(values):.2f} km/s over {len(values)} seeds")
+        return (f"on the {int(target.sum())} {where}, the variant's v has an RMSE of {rmse} after one global offset "
+                f"and the cross-correlation {ccf:.3f} "
                 f"km/s; their median photon-noise limit is {limit * 1000:.1f} m/s, so the variant is "
                 f"{max(values) / limit:.0f} times it and the cross-correlation {ccf / limit:.0f} times")
 
