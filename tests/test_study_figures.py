@@ -48,15 +48,19 @@ def test_the_rv_spread_figure_plots_every_run_and_only_rv_nodes_windows():
 
     points = [SpreadPoint(0.1, 3.5, 0.9, 0.05, 3.1), SpreadPoint(0.3, 10.4, 0.7, 0.05, 3.4),
               SpreadPoint(1.0, 34.8, 0.03, 0.05, 12.0)]  # the last has no RV node: no window drawn
-    figure = plot_rv_spread({"β-VAE": points[:2], "deterministic": points[2:]})
-    left, right = figure.axes
-    by_label = {line.get_label(): line for axis in (left, right) for line in axis.lines}
+    figure = plot_rv_spread({"β-VAE": points[:2], "deterministic": points[2:]},
+                            {"β-VAE": [0.05, 0.07], "deterministic": [0.09]}, {34.8: 0.08, 3.5: 0.06})
+    left, middle, right = figure.axes
+    by_label = {line.get_label(): line for axis in (left, middle) for line in axis.lines}
     assert list(by_label["β-VAE: best RV node"].get_ydata()) == [0.9, 0.7]
     assert list(by_label["deterministic: best RV node"].get_ydata()) == [0.03]
     assert list(by_label["deterministic: best-node null, 95 %"].get_ydata()) == [0.05]
     assert list(by_label["β-VAE: runs with an RV node"].get_xdata()) == [3.5, 10.4]
     assert list(by_label["β-VAE: runs with an RV node"].get_ydata()) == [3.1, 3.4]
     assert list(by_label["deterministic: runs with an RV node"].get_xdata()) == []
+    cores = {line.get_label(): line for line in right.lines}
+    assert list(cores["β-VAE"].get_xdata()) == [3.5, 10.4] and list(cores["β-VAE"].get_ydata()) == [0.05, 0.07]
+    assert list(cores["PCA"].get_xdata()) == [3.5, 34.8] and list(cores["PCA"].get_ydata()) == [0.06, 0.08]
     plt.close(figure)
 
 

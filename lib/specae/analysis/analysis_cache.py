@@ -39,8 +39,8 @@ T = TypeVar("T")
 # The code whose results are cached, from the weights and spectra to the numbers: part of every key.
 ANALYSIS_FILES = ("analysis/paper_comparison.py", "analysis/mutual_information.py", "analysis/informative.py",
                   "analysis/analysis_cache.py", "analysis/bottleneck.py", "analysis/latents.py",
-                  "analysis/latent_report.py", "analysis/rv_spread.py", "analysis/traversal.py",
-                  "analysis/velocity.py", "analysis/velocity_comparison.py",
+                  "analysis/latent_report.py", "analysis/rv_spread.py", "analysis/spread_lines.py",
+                  "analysis/traversal.py", "analysis/velocity.py", "analysis/velocity_comparison.py",
                   "model/autoencoder.py", "model/fast_layers.py", "model/doppler_autoencoder.py", "model/doppler.py",
                   "model/factory.py", "training/datasets.py", "spectra/normalisation.py")
 COMMITTED_DIR = REPO_DIR / "runs" / "analyses"  # the reference runs' analyses, recorded by `make chapters`

@@ -118,7 +118,7 @@ def survey_point(model: SpectrumAutoencoder, survey: DataConfig, seed: int = 0,
     them; pass the survey in memory to spare that)."""
 
     def compute() -> SpreadPoint:
-        spectra, indices = first_spectra() if first_spectra is not None else _rendered_first(survey)
+        spectra, indices = first_spectra() if first_spectra is not None else rendered_first(survey)
         encoded = encode_labelled(model, spectra, ("rv",), indices)
         return spread_point(encoded.mu, encoded.labels, survey.synthetic.rv_scale, seed)
 
@@ -127,7 +127,7 @@ def survey_point(model: SpectrumAutoencoder, survey: DataConfig, seed: int = 0,
 
 
 @functools.lru_cache(maxsize=2)
-def _rendered_first(survey: DataConfig) -> tuple[SpectraSet, np.ndarray]:
+def rendered_first(survey: DataConfig) -> tuple[SpectraSet, np.ndarray]:
     """The first spectrum of every star of ``survey``, rendered once for all the runs on it (a survey's 2,000 take
     about 30 s on one core; the last two surveys are kept, ~65 MB each at the study's grid)."""
     spectra, _ = load_first_spectra(survey)

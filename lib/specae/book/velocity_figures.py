@@ -12,31 +12,38 @@ from specae.analysis.rv_spread import H1_FACTOR, H1_HALF_WIDTH_KMS, SpreadPoint
 from specae.analysis.velocity_comparison import VelocityScores
 
 
-def plot_rv_spread(points: Mapping[str, Sequence[SpreadPoint]]) -> Figure:
+def plot_rv_spread(points: Mapping[str, Sequence[SpreadPoint]], line_cores: Mapping[str, Sequence[float]],
+                   pca_line_cores: Mapping[float, float]) -> Figure:
     """Left: the best RV node's MI (KSG) against the survey's velocity spread, each run a point (family → its
-    runs' points, one colour each), with the 95th percentile of its best-node null (open). Right: the RV node's
+    runs' points, one colour each), with the 95th percentile of its best-node null (open). Middle: the RV node's
     window half-width against the spread (log–log), for the runs whose node beats its null, with H1's prediction
-    (its band: × or ÷ the factor) and the line a window equal to the spread would follow (H2's shape)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    (its band: × or ÷ the factor) and the line a window equal to the spread would follow (H2's shape). Right: each
+    run's line-core error (family → one per point, in the same order) and PCA's at the same size on each survey
+    (spread in km/s → error)."""
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
     every = [p for family in points.values() for p in family]
     spreads = np.array([p.spread_kms for p in every])
     grid = np.geomspace(max(spreads.min(), 0.5), spreads.max() * 1.2, 50)
-    right.fill_between(grid, H1_HALF_WIDTH_KMS / H1_FACTOR, H1_HALF_WIDTH_KMS * H1_FACTOR, color="tab:blue",
-                       alpha=0.15, label=f"H1: {H1_HALF_WIDTH_KMS:g} km/s × or ÷ {H1_FACTOR:g}")
-    right.plot(grid, grid, ":", color="0.4", label="half-width = spread (H2's shape)")
+    middle.fill_between(grid, H1_HALF_WIDTH_KMS / H1_FACTOR, H1_HALF_WIDTH_KMS * H1_FACTOR, color="tab:blue",
+                        alpha=0.15, label=f"H1: {H1_HALF_WIDTH_KMS:g} km/s × or ÷ {H1_FACTOR:g}")
+    middle.plot(grid, grid, ":", color="0.4", label="half-width = spread (H2's shape)")
+    pca = sorted(pca_line_cores.items())
+    right.plot([spread for spread, _ in pca], [error for _, error in pca], "s--", color="0.3", label="PCA")
     for (family, runs), colour in zip(points.items(), ("tab:red", "tab:purple", "tab:orange"), strict=False):
         x = [p.spread_kms for p in runs]
         left.plot(x, [p.mi for p in runs], "o", color=colour, label=f"{family}: best RV node")
         left.plot(x, [p.null for p in runs], "o", mfc="none", color=colour, alpha=0.6,
                   label=f"{family}: best-node null, 95 %")
         node = [p for p in runs if p.has_rv_node and p.half_width_kms is not None]
-        right.plot([p.spread_kms for p in node], [p.half_width_kms for p in node], "o", color=colour,
-                   label=f"{family}: runs with an RV node")
-    left.set(xscale="log", xlabel="velocity spread (km/s, standard deviation)", ylabel="KSG MI with RV (nats)")
-    left.legend(frameon=False, fontsize="small")
-    right.set(xscale="log", yscale="log", xlabel="velocity spread (km/s, standard deviation)",
-              ylabel="window half-width (km/s)")
-    right.legend(frameon=False, fontsize="small")
+        middle.plot([p.spread_kms for p in node], [p.half_width_kms for p in node], "o", color=colour,
+                    label=f"{family}: runs with an RV node")
+        right.plot(x, list(line_cores[family]), "o", color=colour, label=family)
+    spread_axis = "velocity spread (km/s, standard deviation)"
+    left.set(xscale="log", xlabel=spread_axis, ylabel="KSG MI with RV (nats)")
+    middle.set(xscale="log", yscale="log", xlabel=spread_axis, ylabel="window half-width (km/s)")
+    right.set(xscale="log", xlabel=spread_axis, ylabel="line-core error (masked L1)")
+    for axis in (left, middle, right):
+        axis.legend(frameon=False, fontsize="small")
     return fig
 
 
