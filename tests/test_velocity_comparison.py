@@ -89,12 +89,18 @@ def test_learned_velocities_do_not_depend_on_the_batch(fresh_variant):
     assert np.abs(learned_velocities(model, data, indices, batch_size=32) - one_by_one).max() < 1e-3
 
 
-def test_the_comparison_scores_every_estimate_on_the_same_spectra_and_judges_fgk_at_high_snr(fresh_variant):
+def test_the_comparison_scores_every_estimate_on_the_same_spectra_and_judges_fgk_at_high_snr(fresh_variant, tmp_path,
+                                                                                             monkeypatch):
     """A fresh variant (its template fitted on the spectra) beside the CCF and the photon limit on 12 study-grid
     spectra: every estimate covers every spectrum, the CCF of noisy spectra at S/N ≈ 40 is within 1 km/s
-    (its photon limits are tens of m/s), and the target subset is exactly the FGK spectra at S/N ≥ 50."""
+    (its photon limits are tens of m/s), and the target subset is exactly the FGK spectra at S/N ≥ 50. A second
+    comparison of the same model and spectra reads every estimate from the cache."""
+    import specae.analysis.analysis_cache as analysis_cache
+    import specae.analysis.velocity_comparison as velocity_comparison
     from specae.analysis.velocity_comparison import TARGET_MIN_SNR, compare_velocities
 
+    monkeypatch.setenv("SPECAE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(analysis_cache, "COMMITTED_DIR", tmp_path / "committed")
     preset, survey, data, model = fresh_variant
     comparison = compare_velocities({"v": model}, data, np.arange(12), survey, preset.data.grid.wavelength)
     assert set(comparison.estimates) == {"v", "CCF"}
@@ -106,6 +112,11 @@ def test_the_comparison_scores_every_estimate_on_the_same_spectra_and_judges_fgk
     good = fgk & np.isfinite(comparison.estimates["CCF"])
     assert comparison.scores(good).rmse["CCF"] < 1.0
     assert set(comparison.by_class()) == set(comparison.classes)
+    monkeypatch.setattr(velocity_comparison, "learned_velocities", lambda *args: pytest.fail("v computed again"))
+    monkeypatch.setattr(velocity_comparison, "ccf_velocities", lambda *args: pytest.fail("CCF computed again"))
+    again = compare_velocities({"v": model}, data, np.arange(12), survey, preset.data.grid.wavelength)
+    assert all(np.array_equal(again.estimates[name], values, equal_nan=True)
+               for name, values in comparison.estimates.items())
 
 
 def test_the_target_reading_gives_the_numbers_or_says_why_there_are_none():

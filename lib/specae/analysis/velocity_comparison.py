@@ -10,6 +10,7 @@ about the true RV after removing **one global offset** (its mean residual), over
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from specae.analysis.analysis_cache import cached_result
+from specae.analysis.analysis_cache import cached_result, model_weights
 from specae.analysis.velocity import ccf_rv, harps_mask, harps_mask_type
 from specae.spectra.spectra_set import SpectraSet
 from specae.synth.population import SPECTRAL_CLASSES
@@ -188,8 +189,11 @@ def compare_velocities(models: Mapping[str, torch.nn.Module], data: SpectraSet, 
     labels = data.labels[indices]
     teff = np.asarray(labels["teff"], dtype=np.float64)
     flux, mask = data.flux[indices].numpy(), data.mask[indices].numpy()
-    estimates = {name: learned_velocities(model, data, indices) for name, model in models.items()}
-    # The classical answer and the limit depend on the spectra alone: cached by them (analysis_cache).
+    # Every estimate is cached (analysis_cache): the learned ones by the model's weights and the spectra, so a reference
+    # run's velocities are the same on any CPU; the classical answer and the limit by the spectra alone.
+    estimates = {name: cached_result("learned_velocities", dict(weights=model_weights(model), flux=flux, mask=mask),
+                                     functools.partial(learned_velocities, model, data, indices))
+                 for name, model in models.items()}
     estimates["CCF"] = cached_result("ccf_velocities", dict(flux=flux, mask=mask, wavelength=wavelength, teff=teff),
                                      lambda: ccf_velocities(flux, mask, wavelength, teff))
     survey_key = dict(config=json.dumps(dataclasses.asdict(survey.config), sort_keys=True),
