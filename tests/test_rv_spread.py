@@ -25,7 +25,12 @@ def test_the_rule_reads_the_slope_over_surveys_with_an_rv_node():
     narrow = [SpreadPoint(0.03, 1.0, 0.8, 0.05, 1.0)] + _points([3.0, None, None])
     assert spread_answer(narrow).answer == INCONCLUSIVE  # 1 km/s is below the floor; one survey left
     unconverged = spread_answer(_points([2.0, 6.0, 20.0]), unconverged=["ae16-rv0.1-seed2"])
-    assert unconverged.answer == INCONCLUSIVE and unconverged.reason.endswith("not converged: ae16-rv0.1-seed2")
+    assert unconverged.answer == INCONCLUSIVE and unconverged.reason.endswith("not converged: 1 of the 3 runs "
+                                                                              "(ae16-rv0.1-seed2)")
+    six = _points([2.0, 6.0, 20.0]) + _points([2.1, 6.1, 20.1])  # two families' runs
+    many = spread_answer(six, unconverged=[f"ae16-rv0.1-seed{seed}" for seed in range(5)])
+    assert many.reason.endswith("not converged: 5 of the 6 runs (ae16-rv0.1-seed0, ae16-rv0.1-seed1, "
+                                "ae16-rv0.1-seed2, ae16-rv0.1-seed3, …)")  # counted, the first four named
 
 
 def test_a_point_reads_the_rv_nodes_window_in_1_kms_bins(tmp_path, monkeypatch):

@@ -36,6 +36,7 @@ H1_MAX_SLOPE = 0.3
 H2_MIN_SLOPE = 0.7
 MIN_SPREAD_KMS = H1_HALF_WIDTH_KMS  # a survey narrower than H1's window cannot show it (decisions.md, amended)
 WINDOW_BIN_KMS = 1.0  # the window's velocity bins in every survey
+SHOWN_UNCONVERGED = 4  # the unconverged runs an answer names (it counts them all)
 H1 = "H1: a first-order Doppler term of the lines"
 H2 = "H2: the window follows the velocities' spread"
 
@@ -82,7 +83,9 @@ def spread_answer(points: Sequence[SpreadPoint], unconverged: Sequence[str] = ()
     numbers = (f"slope {slope:.2f} over {len(entering)} runs of {len(spreads)} surveys; half-widths "
                f"{widths.min():.1f}–{widths.max():.1f} km/s")
     if unconverged:
-        return SpreadAnswer(INCONCLUSIVE, slope, f"{numbers}; not converged: {', '.join(unconverged)}")
+        named = ", ".join(unconverged[:SHOWN_UNCONVERGED]) + (", …" if len(unconverged) > SHOWN_UNCONVERGED else "")
+        return SpreadAnswer(INCONCLUSIVE, slope, f"{numbers}; not converged: {len(unconverged)} of the "
+                            f"{len(points)} runs ({named})")
     if slope < H1_MAX_SLOPE and near_h1:
         return SpreadAnswer(H1, slope, f"{numbers}, within × {H1_FACTOR:g} of {H1_HALF_WIDTH_KMS:g} km/s")
     if slope > H2_MIN_SLOPE:
