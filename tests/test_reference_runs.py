@@ -246,8 +246,9 @@ def test_study_runs_are_written_as_each_finishes_and_not_trained_again(tmp_path,
 def test_the_velocity_runs_are_the_designed_set_beside_the_studys():
     """The RV-spread surveys (× 0.03, 0.1, 0.3) for both main models with seeds 0–2, and the Doppler-aware β-VAE at
     twice the study's steps at 5 sizes with seed 0 and at 16 latents with seeds 1 and 2, and once at the study's
-    steps (issue 23); no name or configuration shared with the study's; the variant at the study's steps, the first
-    seed's spread runs and the variant at the main size train first."""
+    steps and once at four times them (issue 23); no name or configuration shared with the study's; the variant at
+    the study's steps, the first seed's spread runs and the variant at the main size train first, the longer run
+    last."""
     from specae.training.study_runs import REFERENCE_RUNS, RUN_SETS
     from specae.training.velocity_runs import VELOCITY_RUNS
 
@@ -263,6 +264,8 @@ def test_the_velocity_runs_are_the_designed_set_beside_the_studys():
     steps = get_preset("study").train.epochs
     variant = sorted((p.model.latent_dim, p.train.seed, p.train.epochs // steps) for p in presets.values()
                      if p.model.velocity)
-    assert variant == [(2, 0, 2), (4, 0, 2), (8, 0, 2), (16, 0, 1), (16, 0, 2), (16, 1, 2), (16, 2, 2), (32, 0, 2)]
+    assert variant == [(2, 0, 2), (4, 0, 2), (8, 0, 2), (16, 0, 1), (16, 0, 2), (16, 0, 4), (16, 1, 2), (16, 2, 2),
+                       (32, 0, 2)]
+    assert order[-1] == "dvae16-budget4x-seed0"
     assert all(p.model.variational for p in presets.values() if p.model.velocity)
     assert len({study_preset(name).config_hash() for name in REFERENCE_RUNS}) == len(REFERENCE_RUNS)
