@@ -35,8 +35,7 @@ def survey_line_cores(model: SpectrumAutoencoder, survey: DataConfig, validation
 
     def compute() -> float:
         spectra, validation, _ = _first_of_each_star(survey, validation_objects, first_spectra)
-        target, mask = spectra.flux[validation].numpy(), spectra.mask[validation].numpy()
-        return masked_l1(reconstruct(model, spectra, validation), target, line_core_mask(target, mask))
+        return _core_error(reconstruct(model, spectra, validation), spectra, validation)
 
     inputs = dict(weights=model_weights(model), survey=data_fingerprint(survey),
                   validation=np.asarray(validation_objects))
@@ -50,12 +49,16 @@ def survey_pca_line_cores(survey: DataConfig, validation_objects, size: int,
 
     def compute() -> float:
         spectra, validation, train = _first_of_each_star(survey, validation_objects, first_spectra)
-        target, mask = spectra.flux[validation].numpy(), spectra.mask[validation].numpy()
-        drawn = pca_reconstructions(spectra, train, validation, [size], seed)[size]
-        return masked_l1(drawn, target, line_core_mask(target, mask))
+        return _core_error(pca_reconstructions(spectra, train, validation, [size], seed)[size], spectra, validation)
 
     inputs = dict(survey=data_fingerprint(survey), validation=np.asarray(validation_objects), size=size, seed=seed)
     return cached_result("survey_pca_line_cores", inputs, compute)
+
+
+def _core_error(drawn: np.ndarray, spectra: SpectraSet, indices: np.ndarray) -> float:
+    """Masked L1 of ``drawn`` (n, n_pix) against spectra ``indices`` over their line cores."""
+    target, mask = spectra.flux[indices].numpy(), spectra.mask[indices].numpy()
+    return masked_l1(drawn, target, line_core_mask(target, mask))
 
 
 def _first_of_each_star(survey: DataConfig, validation_objects,
