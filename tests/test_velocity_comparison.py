@@ -119,6 +119,35 @@ def test_the_comparison_scores_every_estimate_on_the_same_spectra_and_judges_fgk
                for name, values in comparison.estimates.items())
 
 
+def test_a_fresh_variants_v_is_its_anchor(fresh_variant, tmp_path, monkeypatch):
+    """The head δv starts at zero (zero-initialised), so a fresh variant's v is exactly its anchor; the comparison
+    holds the anchors only when asked."""
+    import specae.analysis.analysis_cache as analysis_cache
+    from specae.analysis.velocity_comparison import ANCHOR, compare_velocities
+
+    monkeypatch.setenv("SPECAE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(analysis_cache, "COMMITTED_DIR", tmp_path / "committed")
+    preset, survey, data, model = fresh_variant
+    comparison = compare_velocities({"v": model}, data, np.arange(12), survey, preset.data.grid.wavelength,
+                                    anchors=True)
+    assert set(comparison.estimates) == {"v", "v" + ANCHOR, "CCF"}
+    assert np.array_equal(comparison.estimates["v"], comparison.estimates["v" + ANCHOR])
+    assert np.isfinite(comparison.estimates["v" + ANCHOR]).all()
+
+
+def test_the_correction_reads_how_much_the_head_adds_to_the_anchor_on_the_target_spectra():
+    from specae.analysis.velocity_comparison import ANCHOR, VelocityComparison
+
+    true = np.array([0.0, 10.0, 20.0, 30.0, 40.0])
+    anchor = true + np.array([0.3, -0.3, 0.3, -0.3, 50.0])  # the last (off target) is far off: not read
+    v = anchor + np.array([4.5, 4.7, 4.6, 4.6, -9.0])  # a near-constant δv: an offset, not a velocity
+    comparison = VelocityComparison(true=true, estimates={"v": v, "v" + ANCHOR: anchor}, limit=np.full(5, 0.004),
+                                    classes=np.array(list("GKFGA")), snr=np.full(5, 80.0))
+    correction = comparison.correction("v")
+    assert correction["anchor"] == pytest.approx(0.3)  # residuals ±0.3 about their mean, 0
+    assert correction["median"] == pytest.approx(4.6) and correction["scatter"] == pytest.approx(np.sqrt(0.005))
+
+
 def test_the_target_reading_gives_the_numbers_or_says_why_there_are_none():
     from specae.analysis.velocity_comparison import VelocityComparison
 

@@ -90,12 +90,14 @@ CCF_MIN_CONTRAST = 0.02  # a shallower dip is a chance alignment of lines, not t
 
 
 @torch.no_grad()
-def learned_velocities(model, data: SpectraSet, indices, batch_size: int = 32) -> np.ndarray:
-    """(n,) km/s: the Doppler-aware model's velocity v of spectra ``indices`` (their masks given), on the CPU."""
+def learned_velocities(model, data: SpectraSet, indices, batch_size: int = 32, anchor_only: bool = False) -> np.ndarray:
+    """(n,) km/s: the Doppler-aware model's velocity v of spectra ``indices`` (their masks given), on the CPU; with
+    ``anchor_only``, its cross-correlation anchor alone (v without the learned correction δv)."""
     indices = np.asarray(indices, dtype=np.int64)
     model.eval()
     device = next(model.parameters()).device
-    parts = [model.velocity(data.flux[chunk].to(device)[:, None, :], data.mask[chunk].to(device)).double().cpu()
+    velocity = model.velocity_anchor if anchor_only else model.velocity
+    parts = [velocity(data.flux[chunk].to(device)[:, None, :], data.mask[chunk].to(device)).double().cpu()
              for chunk in np.array_split(indices, max(1, -(-indices.size // batch_size)))]
     return torch.cat(parts).numpy() if parts else np.zeros(0)
 
@@ -119,6 +121,7 @@ def ccf_velocities(flux: np.ndarray, mask: np.ndarray, wavelength: np.ndarray, t
 TARGET_CLASSES = "FGK"  # issue 23's velocity target: FGK validation stars …
 TARGET_MIN_SNR = 50.0  # … with S/N ≥ 50, …
 TARGET_RMSE_KMS = 1.0  # … an RMSE after one global offset ≤ 1 km/s (under half a pixel)
+ANCHOR = ", anchor alone"  # a model's anchor velocities in a comparison: the model's name + this
 
 
 @dataclass(frozen=True)
@@ -173,16 +176,26 @@ class VelocityComparison:
                    else "not measured (fewer than two velocities)")
         return f"over all {self.true.size} spectra the variant's RMSE is {variant}, and {ccf}"
 
+    def correction(self, learned: str) -> dict[str, float]:
+        """On the target spectra: the anchor alone's RMSE after its own offset, and the learned correction
+        δv = v − v_anchor's median and scatter (standard deviation), km/s; the comparison must hold the anchors
+        (``compare_velocities(..., anchors=True)``). A δv that barely varies is an offset, not a velocity."""
+        target = self.target
+        correction = self.estimates[learned][target] - self.estimates[learned + ANCHOR][target]
+        return {"anchor": self.scores(target).rmse[learned + ANCHOR], "median": float(np.median(correction)),
+                "scatter": float(np.std(correction))}
+
     def by_class(self) -> dict[object, dict[str, float]]:
         """:func:`scores_by_class` of every estimate, with the classes' median photon-noise limits."""
         return scores_by_class(self.true, self.estimates, self.classes, self.limit)
 
 
 def compare_velocities(models: Mapping[str, torch.nn.Module], data: SpectraSet, indices, survey,
-                       wavelength: np.ndarray) -> VelocityComparison:
+                       wavelength: np.ndarray, anchors: bool = False) -> VelocityComparison:
     """Every Doppler-aware model's v (name → model), the label-free HARPS CCF RV and the photon-noise limit of the
     spectra ``indices`` of ``data`` (rendered by the synthetic ``survey``, whose noise model gives the limit) on
-    the grid ``wavelength`` (n_pix,) Å."""
+    the grid ``wavelength`` (n_pix,) Å; with ``anchors``, each model's anchor alone as well (its name +
+    :data:`ANCHOR`)."""
     from specae.analysis.velocity import synthetic_photon_noise_rv
 
     indices = np.asarray(indices, dtype=np.int64)
@@ -194,6 +207,12 @@ def compare_velocities(models: Mapping[str, torch.nn.Module], data: SpectraSet, 
     estimates = {name: cached_result("learned_velocities", dict(weights=model_weights(model), flux=flux, mask=mask),
                                      functools.partial(learned_velocities, model, data, indices))
                  for name, model in models.items()}
+    if anchors:
+        estimates |= {name + ANCHOR: cached_result("anchor_velocities",
+                                                   dict(weights=model_weights(model), flux=flux, mask=mask),
+                                                   functools.partial(learned_velocities, model, data, indices,
+                                                                     anchor_only=True))
+                      for name, model in models.items()}
     estimates["CCF"] = cached_result("ccf_velocities", dict(flux=flux, mask=mask, wavelength=wavelength, teff=teff),
                                      lambda: ccf_velocities(flux, mask, wavelength, teff))
     survey_key = dict(config=json.dumps(dataclasses.asdict(survey.config), sort_keys=True),
