@@ -9,7 +9,7 @@ Default mode (``make book``):
 
 ``--in-place`` mode (``make chapters``) executes ``chapters/*.ipynb`` in the source tree with their
 default parameters (no injected cell), so that the executed outputs can be committed and checked
-by ``pytest --nbval``.
+by ``pytest --nbval``; the reference runs' analyses they compute are recorded in ``runs/analyses/``.
 
 Any failure exits non-zero.
 """
@@ -32,6 +32,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from specae._files import LIBRARY_PATHS, git_state
+from specae.analysis.analysis_cache import COMMITTED_DIR, RECORD_ENV
 from specae.training.devices import cpu_kernels
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,6 +163,16 @@ def execute_in_place(notebook: Path, timeout: int | None) -> None:
     nbformat.write(nb, notebook)
 
 
+def record_analyses(prune: bool) -> None:
+    """The chapters executed in place record the reference runs' analyses they compute or read into the committed
+    analyses (``runs/analyses/``, :mod:`specae.analysis.analysis_cache`); executing them all first removes the
+    recorded ones, so that none is kept that no chapter reads any more."""
+    os.environ[RECORD_ENV] = "1"  # the kernels inherit it
+    if prune:
+        for entry in COMMITTED_DIR.glob("*.pkl"):
+            entry.unlink()
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="study", help="chapter preset (default: study)")
@@ -195,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             print(f"error: no chapter named {unknown}; chapters are {[n.stem for n in notebooks]}", file=sys.stderr)
             return 2
+        record_analyses(prune=args.only is None)
         for notebook in notebooks:
             if args.only is None or notebook.stem in args.only:
                 execute_in_place(notebook, timeout)

@@ -46,6 +46,7 @@ def test_comparison_table_counts_informative_nodes_and_names_the_nodes(planted):
 
 def test_without_informative_nodes_every_node_is_a_candidate(planted):
     mu, labels = planted
-    quiet = mu * 0.001  # every MAD below 0.02
-    comparison = compare_with_paper(quiet, labels, n_bootstrap=5, n_null=100)
+    quiet = mu[:600] * 0.001  # every MAD below 0.02; 600 points find the node as well as 3,000, 5 × faster
+    comparison = compare_with_paper(quiet, {name: label[:600] for name, label in labels.items()}, n_bootstrap=5,
+                                    n_null=100)
     assert comparison.informative.size == 0 and comparison.nodes["rv"].node == 3

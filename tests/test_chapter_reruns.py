@@ -49,10 +49,6 @@ RERUNS = [
      {"c6_verdict": "not testable", "window_reading": r".* widen bin_width, lower min_count or use more points\."}),
     ("06_train_validation", {"seeds": [4], "budgets": [1]}, {}),  # one seed, without any committed run; one budget
     ("07_real_spectra", {"latent_dim": 1, "beta": 100.0}, {}),  # one collapsed node
-    # a one-node variant, velocities a millionth of the survey's (no window in 1 km/s bins: the rule has nothing to
-    # read), the largest seed for the narrower survey's runs, another for the variant's, and the 1× budget alone
-    ("08_velocity", {"latent_sizes": [1], "seeds": [7], "rv_scales": [1e-6], "spread_seeds": [MAX_SEED],
-                     "budgets": [1]}, {"spread_answer": "inconclusive"}),
 ]
 
 

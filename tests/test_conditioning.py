@@ -3,7 +3,7 @@
 import pytest
 
 from specae.analysis.conditioning import eligible, read_screen, screen_table, winner
-from specae.analysis.kept_results import decoder_probe_table, read_kept
+from specae.analysis.kept_results import decoder_probe_table, decoder_signal, read_kept
 from specae.training.presets import get_preset
 
 
@@ -39,6 +39,8 @@ def test_the_decoder_probe_table_has_both_frames_of_each_optimisation():
     table = decoder_probe_table()
     assert sorted(table.index) == [(o, f) for o in ("he-normal", "study") for f in ("observed", "rest")]
     assert (table["line cores"] > table["elsewhere"]).all()  # line cores are the hard pixels in every probe
+    signal = decoder_signal()
+    assert sorted(signal) == ["he-normal", "study"] and all(len(stds) == 10 for stds in signal.values())
 
 
 def test_a_missing_results_file_names_the_command_that_writes_it(tmp_path):

@@ -2,6 +2,8 @@
 follows RV as an S-curve (linear near 0, turning back beyond ±50 km/s), a node that follows Teff, a decoder
 that Doppler-shifts a line spectrum by the RV node, and the other nodes silent."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from astropy.table import Table
 from specae.analysis.bottleneck import star_errors, star_means
 from specae.analysis.latent_report import COLLAPSED_ROW, informative_counts, latent_report, paper_comparison_of
 from specae.constants import SPEED_OF_LIGHT_KMS
+from specae.model.autoencoder import AutoencoderOutput
 from specae.spectra.grid import Grid
 from specae.spectra.spectra_set import SpectraSet
 
@@ -38,6 +41,10 @@ class PaperLikeModel(torch.nn.Module):
     def encode(self, x):
         mu = x[:, 0, :LATENT]
         return mu, torch.zeros_like(mu)
+
+    def forward(self, x):  # eval mode: z = μ, as the released model's inference
+        mu, logvar = self.encode(x)
+        return AutoencoderOutput(reconstruction=self.decode(mu), mu=mu, logvar=logvar, z=mu)
 
     def decode(self, z):
         shift = 1.0 + KMS_PER_UNIT * z[:, :1].double() / SPEED_OF_LIGHT_KMS  # (m, 1)
@@ -177,3 +184,33 @@ def test_the_rv_node_reading_says_whether_the_node_reads_velocities():
         "one that reads it, so where a real star falls on it says next to nothing about its velocity.")
     strong = LabelNode("rv", 3, 1.6, 0.02, 1.2, 0.02, True, best_null=0.05)
     assert rv_node_reading(strong).endswith("so where a star falls on it says something about its velocity.")
+
+
+def test_the_comparison_is_keyed_by_the_weights_and_the_spectra_not_by_the_codes(tmp_path, monkeypatch):
+    """Codes one ulp away (what another CPU's kernels compute from the same weights and spectra) read the stored
+    comparison; other weights compute a new one."""
+    import specae.analysis.analysis_cache as analysis_cache
+    import specae.analysis.latent_report as latent_report_module
+    from specae.analysis.latent_report import paper_comparison_of
+
+    monkeypatch.setenv("SPECAE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(analysis_cache, "COMMITTED_DIR", tmp_path / "committed")
+    data, model = survey(), PaperLikeModel()
+    stars = np.arange(0, len(data), 2)
+    _, stored = paper_comparison_of(model, data, stars)
+    computed = []
+    compare = latent_report_module.compare_with_paper
+    encode = latent_report_module.encode_labelled
+
+    def rounded_elsewhere(*args, **kwargs):
+        encoded = encode(*args, **kwargs)
+        return dataclasses.replace(encoded, mu=np.nextafter(encoded.mu, np.inf))
+
+    monkeypatch.setattr(latent_report_module, "encode_labelled", rounded_elsewhere)
+    monkeypatch.setattr(latent_report_module, "compare_with_paper",
+                        lambda *args, **kwargs: computed.append(1) or compare(*args, **kwargs))
+    assert paper_comparison_of(model, data, stars)[1].table.pformat() == stored.table.pformat() and not computed
+    with torch.no_grad():
+        model.centres += 1e-3  # other weights (here a buffer of the stand-in decoder)
+    paper_comparison_of(model, data, stars)
+    assert computed == [1]

@@ -51,6 +51,8 @@ CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
     (dict(rv_scales=[0.0]), r"rv_scales = \[0.0\]: 0.0 not allowed"),
     (dict(rv_scales=[0.1, 0.1]), r"rv_scales = \[0.1, 0.1\]: 0.1 given more than once"),
     (dict(spread_seeds=[-1]), r"spread_seeds = \[-1\]: -1 not allowed"),
+    (dict(variant_budget=0), (r"variant_budget = 0: not allowed; allowed: an integer ≥ 1 \(a multiple of the preset's "
+                              r"steps\); fix: -p variant_budget 2")),
 ])
 def test_each_bad_parameter_is_named_with_what_is_allowed(parameters, message):
     with pytest.raises(ValueError, match=message):
@@ -60,7 +62,7 @@ def test_each_bad_parameter_is_named_with_what_is_allowed(parameters, message):
 def test_good_parameters_pass_and_several_problems_are_all_named():
     check_parameters(preset="study", device="cpu", seed=2**32 - 1, latent_dim=None, latent_sizes=(2, 4), epochs=None,
                      beta=0, balanced=False, mad_threshold=0.02, rv_bin_width=10, seeds=[3], betas=[10.0],
-                     rv_scales=[1e-3, 0.999], spread_seeds=[0, 7])
+                     rv_scales=[1e-3, 0.999], spread_seeds=[0, 7], variant_budget=1)
     with pytest.raises(ValueError, match=r"bad chapter parameters: preset = 'x'.* \| seed = -1"):
         check_parameters(preset="x", seed=-1)
     with pytest.raises(TypeError, match=r"no check for parameter\(s\) \['latentsize'\]"):

@@ -114,9 +114,33 @@ def test_the_study_runs_are_the_designed_set():
 
 COMMITTED = reference_runs()
 STUDY_SURVEY = get_preset("study").data
-# The probe retrains every first-seed run (any configuration's other seeds run the same code from other seeds; their
-# configuration and schedule are checked like every run's): about 30 runs of 2–5 s.
-PROBED = [run for run in COMMITTED if run.preset.train.seed == 0]
+
+
+def _code_path(preset) -> tuple:
+    """What decides which training code a run's steps go through: the model (paper's β-VAE or deterministic, or the
+    Doppler-aware variant), the draws (balanced or uniform) and the survey (the study's or another). Seeds, sizes,
+    β and budgets change numbers, not the code (a budget's first 20 steps are its 1× run's: the warm-up is the
+    same), and every run's configuration and schedule are checked on their own."""
+    model = "variant" if preset.model.velocity else ("β-VAE" if preset.model.variational else "deterministic")
+    return model, preset.data.balanced, preset.data == STUDY_SURVEY
+
+
+def _one_per_code_path(runs) -> list:
+    """The run of each code path the probe retrains: the first seed's, at the main size and β, with the fewest
+    steps."""
+    chosen = {}
+    study = get_preset("study")
+    def preference(run) -> tuple:
+        preset = run.preset
+        return (preset.train.seed, preset.model.latent_dim != study.model.latent_dim,
+                preset.train.beta not in (0.0, study.train.beta), run.manifest["steps"], run.name)
+
+    for run in sorted(runs, key=preference):
+        chosen.setdefault(_code_path(run.preset), run)
+    return sorted(chosen.values(), key=lambda run: run.name)
+
+
+PROBED = _one_per_code_path(COMMITTED)
 
 # The probe sums 20 steps of float32 training from the same seeds and takes the weights' L2 norm after them.
 # Another CPU's kernels round differently: with torch, oneDNN and MKL capped at AVX2 on the developer's
@@ -146,7 +170,8 @@ def _probe_spectra(run):
 @pytest.mark.slow
 @pytest.mark.parametrize("run", PROBED, ids=[run.name for run in PROBED])
 def test_a_committed_reference_run_is_what_the_code_trains(run):
-    """Validity: the first 20 steps retrained here give the manifest's loss sums and weights."""
+    """Validity: the first 20 steps retrained here give the manifest's loss sums and weights, for one run of each
+    code path (about 6 runs of 2–10 s)."""
     probe = probe_losses(run.preset, _probe_spectra(run), run.manifest["probe"]["steps"],
                          run.manifest.get("training_path"))
     for term, value in run.manifest["probe"]["loss_sums"].items():
@@ -218,8 +243,9 @@ def test_study_runs_are_written_as_each_finishes_and_not_trained_again(tmp_path,
 
 def test_the_velocity_runs_are_the_designed_set_beside_the_studys():
     """The RV-spread surveys (× 0.03, 0.1, 0.3) for both main models with seeds 0–2, and the Doppler-aware β-VAE at
-    5 sizes with seed 0 and at 16 latents with seeds 1 and 2 (issue 23); no name or configuration shared with the
-    study's; the first seed's spread runs and the variant at the main size train first."""
+    twice the study's steps at 5 sizes with seed 0 and at 16 latents with seeds 1 and 2, and once at the study's
+    steps (issue 23); no name or configuration shared with the study's; the variant at the study's steps, the first
+    seed's spread runs and the variant at the main size train first."""
     from specae.training.study_runs import REFERENCE_RUNS, RUN_SETS
     from specae.training.velocity_runs import VELOCITY_RUNS
 
@@ -229,9 +255,12 @@ def test_the_velocity_runs_are_the_designed_set_beside_the_studys():
     spread = sorted((p.data.synthetic.rv_scale, p.model.variational, p.train.seed) for p in presets.values()
                     if not p.model.velocity)
     assert spread == sorted((scale, v, seed) for scale in (0.03, 0.1, 0.3) for v in (True, False) for seed in (0, 1, 2))
-    assert list(VELOCITY_RUNS)[6] == "dvae16-seed0" and all(presets[name].train.seed == 0
-                                                           for name in list(VELOCITY_RUNS)[:6])
-    variant = sorted((p.model.latent_dim, p.train.seed) for p in presets.values() if p.model.velocity)
-    assert variant == [(2, 0), (4, 0), (8, 0), (16, 0), (16, 1), (16, 2), (32, 0)]
+    order = list(VELOCITY_RUNS)
+    assert order[0] == "dvae16-seed0" and order[7] == "dvae16-budget2x-seed0"
+    assert all(presets[name].train.seed == 0 for name in order[:8])
+    steps = get_preset("study").train.epochs
+    variant = sorted((p.model.latent_dim, p.train.seed, p.train.epochs // steps) for p in presets.values()
+                     if p.model.velocity)
+    assert variant == [(2, 0, 2), (4, 0, 2), (8, 0, 2), (16, 0, 1), (16, 0, 2), (16, 1, 2), (16, 2, 2), (32, 0, 2)]
     assert all(p.model.variational for p in presets.values() if p.model.velocity)
     assert len({study_preset(name).config_hash() for name in REFERENCE_RUNS}) == len(REFERENCE_RUNS)

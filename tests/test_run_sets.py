@@ -8,6 +8,7 @@ import torch
 from astropy.table import Table
 
 from specae.analysis.bottleneck import error_table, errors_by_seed, pca_reconstructions
+from specae.model.autoencoder import AutoencoderOutput
 from specae.spectra.spectra_set import SpectraSet
 from specae.training import run_sets
 from specae.training.presets import get_preset
@@ -62,6 +63,10 @@ class Scaled(torch.nn.Module):
 
     def decode(self, z):
         return z
+
+    def forward(self, x):
+        mu, _ = self.encode(x)
+        return AutoencoderOutput(reconstruction=self.decode(mu), mu=mu, logvar=None, z=mu)
 
 
 def _low_rank_set(n: int = 40, n_pix: int = 64) -> SpectraSet:

@@ -85,7 +85,7 @@ def test_a_study_run_is_named_by_the_study_and_any_other_by_what_sets_it_apart()
     assert run_name(study_preset("vae16-budget8x-seed0")) == "vae16-budget8x-seed0"
     assert run_name(get_preset("study", latent_dim=7)) == "vae7-beta1e-03-balanced-16ep-seed0 (study)"
     assert run_name(get_preset("smoke", variational=False, balanced=False)) == "ae8-uniform-2ep-seed0 (smoke)"
-    assert run_name(study_preset("dvae4-seed0")) == "dvae4-seed0"
+    assert run_name(study_preset("dvae4-budget2x-seed0")) == "dvae4-budget2x-seed0"
     assert run_name(study_preset("ae16-rv0.1-seed0")) == "ae16-rv0.1-seed0"
     smoke = {run_name(get_preset("smoke", **overrides)) for overrides in (
         {}, dict(velocity=True), dict(rv_scale=0.1), dict(velocity=True, rv_scale=0.1))}

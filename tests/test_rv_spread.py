@@ -12,6 +12,8 @@ def _points(half_widths, spreads=(3.5, 10.4, 34.8), mi=0.8, null=0.05):
 
 def test_the_rule_reads_the_slope_over_surveys_with_an_rv_node():
     assert spread_answer(_points([3.0, 3.2, 2.9])).answer == H1
+    study = _points([3.0, 3.2, 2.9], spreads=(3.48, 10.44, 34.81))  # the × 0.1, 0.3 and 1 surveys' spreads
+    assert spread_answer(study).answer == H1 and "over 3 runs of 3 surveys" in spread_answer(study).reason
     growing = spread_answer(_points([2.0, 6.0, 20.0]))
     assert growing.answer == H2 and growing.slope == pytest.approx(1.0, abs=0.01)  # ln 10 / ln(34.8 / 3.5)
     assert spread_answer(_points([3.0, 4.0, 5.0])).answer == H1  # slope 0.22, every width within × 2 of 3
@@ -22,6 +24,8 @@ def test_the_rule_reads_the_slope_over_surveys_with_an_rv_node():
     assert no_node.answer == INCONCLUSIVE and no_node.reason.startswith("0 survey(s)")
     narrow = [SpreadPoint(0.03, 1.0, 0.8, 0.05, 1.0)] + _points([3.0, None, None])
     assert spread_answer(narrow).answer == INCONCLUSIVE  # 1 km/s is below the floor; one survey left
+    unconverged = spread_answer(_points([2.0, 6.0, 20.0]), unconverged=["ae16-rv0.1-seed2"])
+    assert unconverged.answer == INCONCLUSIVE and unconverged.reason.endswith("not converged: ae16-rv0.1-seed2")
 
 
 def test_a_point_reads_the_rv_nodes_window_in_1_kms_bins(tmp_path, monkeypatch):
@@ -45,3 +49,33 @@ def test_a_point_reads_the_rv_nodes_window_in_1_kms_bins(tmp_path, monkeypatch):
 
     node = compare_with_paper(mu, {"rv": rv, "teff": teff}).nodes["rv"]  # C5's RV node and null, in full
     assert (point.mi, point.null) == (node.ksg, node.best_null)
+
+
+def test_a_runs_point_is_read_back_by_its_weights_and_survey_without_rendering(tmp_path, monkeypatch):
+    import numpy as np
+    import torch
+
+    import specae.analysis.analysis_cache as analysis_cache
+    from specae.analysis.rv_spread import survey_point
+    from specae.model.factory import build_model
+    from specae.training.datasets import load_first_spectra
+    from specae.training.presets import get_preset
+
+    monkeypatch.setenv("SPECAE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(analysis_cache, "COMMITTED_DIR", tmp_path / "committed")
+    preset = get_preset("smoke", rv_scale=0.3)
+    torch.manual_seed(0)
+    model = build_model(preset.model, preset.data.grid).eval()
+    rendered = []
+
+    def first_spectra():
+        rendered.append(1)
+        spectra, _ = load_first_spectra(preset.data)
+        return spectra, np.arange(len(spectra))
+
+    point = survey_point(model, preset.data, 0, first_spectra)
+    assert rendered == [1] and point.rv_scale == 0.3
+    assert survey_point(model, preset.data, 0, first_spectra) == point and rendered == [1]  # read, not rendered
+    assert survey_point(model, preset.data, 0) == point  # nor rendered by default
+    survey_point(model, get_preset("smoke", rv_scale=0.1).data, 0, first_spectra)  # another survey: computed
+    assert rendered == [1, 1]

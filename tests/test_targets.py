@@ -21,3 +21,15 @@ def test_the_description_names_the_numbers_and_the_unit():
         "0.27 km/s against < 1 km/s (goal ≤ 0.15 km/s)"
     assert Target(0.0621, target=0.0783).describe() == "0.0621 against < 0.0783"
     assert Target(math.nan, target=1.0, goal=math.nan, unit="km/s").describe() == "not measured against < 1 km/s"
+
+
+def test_a_target_read_on_an_unconverged_run_is_inconclusive():
+    target = Target(0.04, target=0.078, goal=0.05, unconverged=("dvae16-seed0",))
+    assert target.status == "inconclusive"
+    assert target.describe() == "0.04 against < 0.078 (goal ≤ 0.05); not converged: dvae16-seed0"
+
+
+def test_an_inclusive_target_admits_its_bound():
+    assert Target(1.0, target=1.0, unit="km/s", inclusive=True).status == TARGET_MET
+    assert Target(1.0, target=1.0, unit="km/s").status == MISSED
+    assert Target(1.0, target=1.0, unit="km/s", inclusive=True).describe() == "1 km/s against ≤ 1 km/s"

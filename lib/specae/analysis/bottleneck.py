@@ -8,6 +8,7 @@ import torch
 from scipy.ndimage import maximum_filter1d
 from sklearn.decomposition import PCA
 
+from specae.analysis.analysis_cache import cached_result, model_weights
 from specae.analysis.latents import one_per_star, usable
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.spectra.spectra_set import SpectraSet
@@ -127,11 +128,41 @@ def reconstruction_errors(model: SpectrumAutoencoder, data: SpectraSet, indices)
 
 def star_errors(model: SpectrumAutoencoder, data: SpectraSet, indices) -> tuple[float, np.ndarray]:
     """R of spectra ``indices`` (the mean over their stars of each star's mean masked L1, z = μ) and (n,) each
-    spectrum's masked L1."""
+    spectrum's masked L1; cached by the model's weights and the spectra (:mod:`specae.analysis.analysis_cache`)."""
     indices = np.asarray(indices, dtype=np.int64)
-    per_spectrum = per_spectrum_l1(reconstruct(model, data, indices), data.flux[indices].numpy(),
-                                   data.mask[indices].numpy())
-    return star_mean(per_spectrum, data.object_ids[indices]), per_spectrum
+    target, mask = data.flux[indices].numpy(), data.mask[indices].numpy()
+
+    def compute() -> tuple[float, np.ndarray]:
+        per_spectrum = per_spectrum_l1(reconstruct(model, data, indices), target, mask)
+        return star_mean(per_spectrum, data.object_ids[indices]), per_spectrum
+
+    inputs = dict(weights=model_weights(model), flux=target, mask=mask, stars=data.object_ids[indices])
+    return cached_result("star_errors", inputs, compute)
+
+
+def model_error_row(model: SpectrumAutoencoder, data: SpectraSet, indices, size: int,
+                    cores: np.ndarray | None = None) -> dict:
+    """:func:`error_table`'s row (labelled ``size``) of ``model``'s reconstructions of spectra ``indices``; cached by
+    the model's weights and the spectra (:mod:`specae.analysis.analysis_cache`). cores: their line-core mask, when
+    already computed."""
+    indices = np.asarray(indices, dtype=np.int64)
+    target, mask = data.flux[indices].numpy(), data.mask[indices].numpy()
+    stars = data.object_ids[indices]
+    inputs = dict(weights=model_weights(model), flux=target, mask=mask, stars=stars, size=size)
+    return cached_result("model_error_row", inputs, lambda: error_table(
+        {size: reconstruct(model, data, indices)}, target, mask, stars, cores)[0])
+
+
+def pca_error_rows(data: SpectraSet, train, test, sizes, seed: int = 0, cores: np.ndarray | None = None) -> list[dict]:
+    """:func:`error_table`'s rows of :func:`pca_reconstructions` (fitted on spectra ``train``) of spectra ``test`` at
+    each of ``sizes``; cached by the spectra, the sizes and the seed."""
+    train, test = np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64)
+    target, mask = data.flux[test].numpy(), data.mask[test].numpy()
+    stars = data.object_ids[test]
+    inputs = dict(fitted=data.flux[train].numpy(), flux=target, mask=mask, stars=stars, sizes=sorted(set(sizes)),
+                  seed=seed)
+    return cached_result("pca_error_rows", inputs, lambda: error_table(
+        pca_reconstructions(data, train, test, sizes, seed), target, mask, stars, cores))
 
 
 def example_star(teff, snr, low: float = 4_500.0, high: float = 6_000.0) -> int:
@@ -152,16 +183,10 @@ def errors_by_seed(runs: RunSet, data: SpectraSet, train, validation, pca_seed: 
     balanced sampler, it weighs every training star equally), the same for every seed. Each run reconstructs the
     spectra once."""
     validation = usable(data, validation)
-    target, mask, stars = data.flux[validation].numpy(), data.mask[validation].numpy(), data.object_ids[validation]
-    cores = line_core_mask(target, mask)
-
-    def row(size: int, reconstruction: np.ndarray) -> dict:
-        return error_table({size: reconstruction}, target, mask, stars, cores)[0]
-
-    rows = {(family, cell): row(cell[0], reconstruct(run.model, data, validation))
+    cores = line_core_mask(data.flux[validation].numpy(), data.mask[validation].numpy())
+    rows = {(family, cell): model_error_row(run.model, data, validation, cell[0], cores)
             for family, cells in runs.runs.items() for cell, run in cells.items()}
-    pca = pca_reconstructions(data, one_per_star(data, train), validation, runs.sizes, pca_seed)
-    pca_rows = [row(size, reconstruction) for size, reconstruction in pca.items()]
+    pca_rows = pca_error_rows(data, one_per_star(data, train), validation, runs.sizes, pca_seed, cores)
     return {seed: {**{family: [rows[(family, (size, seed))] for size in runs.sizes] for family in runs.runs},
                    "PCA": pca_rows} for seed in runs.seeds}
 

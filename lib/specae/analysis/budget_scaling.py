@@ -17,13 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
-from specae.analysis.bottleneck import error_table, line_core_mask, pca_reconstructions, reconstruct, star_errors
+from specae.analysis.bottleneck import line_core_mask, model_error_row, pca_error_rows, star_errors
 from specae.analysis.capabilities import LabelProbe, label_probe
 from specae.analysis.claims import MIN_LABEL_MI_NATS, TRAIN_VALIDATION_TOLERANCE
-from specae.analysis.latents import encode_means, one_per_star, usable
-from specae.analysis.paper_comparison import PaperComparison, compare_with_paper
+from specae.analysis.latent_report import comparison_of
+from specae.analysis.latents import one_per_star, usable
+from specae.analysis.paper_comparison import PaperComparison
 from specae.analysis.verdicts import BUDGETS, BudgetTrend
 from specae.spectra.spectra_set import SpectraSet
 from specae.training.loop import TrainResult
@@ -56,23 +55,17 @@ def budget_errors(runs: Runs, data: SpectraSet, seed: int = 0) -> dict[int, dict
     every budget."""
     split, size = runs[min(runs)][0].split, runs[min(runs)][0].preset.model.latent_dim
     validation = usable(data, split.validation)
-    target, mask, stars = data.flux[validation].numpy(), data.mask[validation].numpy(), data.object_ids[validation]
-    cores = line_core_mask(target, mask)
-
-    def row(reconstruction: np.ndarray) -> dict:
-        return error_table({size: reconstruction}, target, mask, stars, cores)[0]
-
-    pca = row(pca_reconstructions(data, one_per_star(data, split.train), validation, [size], seed)[size])
-    return {budget: {"β-VAE": row(reconstruct(vae.model, data, validation)),
-                     "deterministic": row(reconstruct(deterministic.model, data, validation)), "PCA": pca}
+    cores = line_core_mask(data.flux[validation].numpy(), data.mask[validation].numpy())
+    pca = pca_error_rows(data, one_per_star(data, split.train), validation, [size], seed, cores)[0]
+    return {budget: {"β-VAE": model_error_row(vae.model, data, validation, size, cores),
+                     "deterministic": model_error_row(deterministic.model, data, validation, size, cores), "PCA": pca}
             for budget, (vae, deterministic) in sorted(runs.items())}
 
 
 def budget_nodes(runs: Runs, data: SpectraSet, seed: int = 0) -> dict[int, BudgetNodes]:
     """Budget → the β-VAE's nodes on one spectrum per star (as C5 reads them) and its label probes."""
     stars = one_per_star(data)
-    labels = {name: np.asarray(data.labels[name][stars], dtype=np.float64) for name in LABELS}
-    return {budget: BudgetNodes(compare_with_paper(encode_means(vae.model, data, stars), labels, seed=seed),
+    return {budget: BudgetNodes(comparison_of(vae.model, data, stars, seed=seed),
                                 {name: label_probe(vae.model, data, vae.split, name) for name in LABELS})
             for budget, (vae, _) in sorted(runs.items())}
 

@@ -35,3 +35,9 @@ def decoder_probe_table(path: str | Path = DECODER_PROBE) -> pd.DataFrame:
     probes = read_kept(path, DECODER_PROBE_COMMAND)["probes"]
     table = pd.DataFrame(probes).set_index(["optimisation", "frame"])
     return table[["steps", "validation stars", "L1", "line cores", "elsewhere"]]
+
+
+def decoder_signal(path: str | Path = DECODER_PROBE) -> dict[str, list[float]]:
+    """Optimisation → the standard deviation of a unit-variance signal after each activation of a fresh decoder,
+    as the decoder probe measured it."""
+    return read_kept(path, DECODER_PROBE_COMMAND)["signal_std_after_each_activation"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from specae.analysis.analysis_cache import cached_result, model_weights
 from specae.analysis.bottleneck import example_star, star_errors
 from specae.analysis.claims import (
     C6_PAPER,
@@ -22,7 +23,7 @@ from specae.analysis.claims import (
     not_testable,
     unless_rv_node,
 )
-from specae.analysis.informative import informative_nodes
+from specae.analysis.informative import node_dispersion
 from specae.analysis.latents import EncodedSet, encode_labelled, encode_means, one_per_star, usable
 from specae.analysis.paper_comparison import LabelNode, PaperComparison, compare_with_paper
 from specae.analysis.traversal import (
@@ -156,17 +157,47 @@ def beta_study_reading(collapsed: list[tuple[float, int]], reports: dict[tuple[f
 
 def paper_comparison_of(model: SpectrumAutoencoder, data: SpectraSet, stars, names=("rv", "teff"),
                         seed: int = 0) -> tuple[EncodedSet, PaperComparison]:
-    """``model``'s codes and labels ``names`` on spectra ``stars`` (one per star), and its §6 comparison."""
+    """``model``'s codes and labels ``names`` on spectra ``stars`` (one per star), and its §6 comparison
+    (:func:`comparison_of`)."""
     encoded = encode_labelled(model, data, names, indices=stars)
-    return encoded, compare_with_paper(encoded.mu, encoded.labels, seed=seed)
+    return encoded, comparison_of(model, data, stars, seed, encoded)
+
+
+def comparison_of(model: SpectrumAutoencoder, data: SpectraSet, stars, seed: int = 0,
+                  encoded: EncodedSet | None = None) -> PaperComparison:
+    """``model``'s §6 comparison on spectra ``stars`` (one per star; degenerate ones left out): cached by the model's
+    weights, the spectra's bytes and their labels (:mod:`specae.analysis.analysis_cache`), so the chapters that read
+    one run share a computation, and a reference run's is read from the committed analyses without encoding.
+    encoded: the codes of those spectra, when already computed."""
+    inputs = comparison_inputs(model, data, stars, seed)
+
+    def compute() -> PaperComparison:
+        mu = (encoded if encoded is not None else encode_labelled(model, data, ("rv",), stars)).mu
+        return compare_with_paper(mu, inputs["labels"], seed=seed)
+
+    return cached_result("paper_comparison_of", inputs, compute)
+
+
+def comparison_inputs(model: SpectrumAutoencoder, data: SpectraSet, stars, seed: int = 0) -> dict:
+    """What identifies :func:`comparison_of`'s result: the weights, the usable spectra of ``stars`` and their RV and
+    Teff labels, and the seed."""
+    indices = usable(data, stars)
+    labels = {name: np.asarray(data.labels[name], dtype=float)[indices] for name in ("rv", "teff")}
+    return dict(weights=model_weights(model), flux=data.flux[indices].numpy(), labels=labels, seed=seed)
 
 
 def informative_counts(models: dict[int, SpectrumAutoencoder], data: SpectraSet, stars,
                        threshold: float) -> dict[int, int]:
     """Latent size → how many of that model's nodes are informative (MAD of μ over spectra ``stars`` above
-    ``threshold``), for models: latent size → model."""
-    return {size: int(informative_nodes(encode_means(model, data, stars), threshold=threshold).size)
-            for size, model in models.items()}
+    ``threshold``), for models: latent size → model. Each model's MADs are cached by its weights and the spectra
+    (:mod:`specae.analysis.analysis_cache`)."""
+    stars = np.asarray(stars, dtype=np.int64)
+
+    def dispersion(model: SpectrumAutoencoder) -> np.ndarray:
+        inputs = dict(weights=model_weights(model), flux=data.flux[stars].numpy())
+        return cached_result("node_dispersion", inputs, lambda: node_dispersion(encode_means(model, data, stars)))
+
+    return {size: int(np.count_nonzero(dispersion(model) > threshold)) for size, model in models.items()}
 
 
 def latent_report(model: SpectrumAutoencoder, data: SpectraSet, stars, grid: Grid, rv_bin_width: float = 10.0,

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.table import Table
 
-from specae.analysis.analysis_cache import cached_result
 from specae.analysis.informative import informative_nodes
 from specae.analysis.mutual_information import best_node_null, estimate_mi, ksg_mi, sigma_clip_label
 
@@ -92,18 +91,9 @@ def compare_with_paper(mu: np.ndarray, labels: dict[str, np.ndarray], seed: int 
                        n_bootstrap: int = 100, n_null: int = 100) -> PaperComparison:
     """mu: (n, n_nodes) latent means; labels: at least "rv" and "teff" (n,); each label's node is the informative
     node of highest KSG MI with it (any node when none is informative). Table rows: quantity, paper, ours.
-
-    The result is cached on disk by the exact inputs (:mod:`specae.analysis.analysis_cache`): chapters that read
-    the same run's codes share one computation."""
+    (:func:`~specae.analysis.latent_report.paper_comparison_of` gives a model's, cached by its weights.)"""
     mu = np.asarray(mu, dtype=np.float64)
-    named = {name: np.asarray(labels[name], dtype=np.float64) for name in ("rv", "teff")}
-    inputs = dict(mu=mu, labels=named, seed=seed, n_bootstrap=n_bootstrap, n_null=n_null)
-    return cached_result("compare_with_paper", inputs,
-                         lambda: _compare_with_paper(mu, named, seed, n_bootstrap, n_null))
-
-
-def _compare_with_paper(mu: np.ndarray, labels: dict[str, np.ndarray], seed: int, n_bootstrap: int,
-                        n_null: int) -> PaperComparison:
+    labels = {name: np.asarray(labels[name], dtype=np.float64) for name in ("rv", "teff")}
     informative = informative_nodes(mu, threshold=PAPER_MAD_THRESHOLD)
     rows = [("informative nodes (MAD > 0.02)", f"{len(PAPER_INFORMATIVE_NODES)} of {PAPER_LATENT_DIM}",
              f"{informative.size} of {mu.shape[1]}")]

@@ -11,11 +11,13 @@ above :data:`H2_MIN_SLOPE` is **H2** (a code spanning the training velocities), 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from specae.analysis.analysis_cache import cached_result, model_weights
 from specae.analysis.claims import INCONCLUSIVE
 from specae.analysis.informative import informative_nodes
 from specae.analysis.latent_report import MIN_BIN_COUNT
@@ -24,12 +26,15 @@ from specae.analysis.paper_comparison import PAPER_MAD_THRESHOLD, label_node
 from specae.analysis.traversal import TooFewBinsError, monotonic_window
 from specae.model.autoencoder import SpectrumAutoencoder
 from specae.spectra.spectra_set import SpectraSet
+from specae.training.datasets import load_first_spectra
+from specae.training.presets import DataConfig
+from specae.training.run_keys import data_fingerprint
 
 H1_HALF_WIDTH_KMS = 3.0  # √2 × the FGK lines' median CCF σ, 2.15 km/s (benchmarks/results/line_widths_study_*.json)
 H1_FACTOR = 2.0
 H1_MAX_SLOPE = 0.3
 H2_MIN_SLOPE = 0.7
-MIN_SPREAD_KMS = 3.5
+MIN_SPREAD_KMS = H1_HALF_WIDTH_KMS  # a survey narrower than H1's window cannot show it (decisions.md, amended)
 WINDOW_BIN_KMS = 1.0  # the window's velocity bins in every survey
 H1 = "H1: a first-order Doppler term of the lines"
 H2 = "H2: the window follows the velocities' spread"
@@ -61,8 +66,9 @@ class SpreadAnswer:
     reason: str
 
 
-def spread_answer(points: Sequence[SpreadPoint]) -> SpreadAnswer:
-    """The pre-registered answer from every survey's (and seed's) point."""
+def spread_answer(points: Sequence[SpreadPoint], unconverged: Sequence[str] = ()) -> SpreadAnswer:
+    """The pre-registered answer from every survey's (and seed's) point; *inconclusive* whatever the slope when a
+    run it reads did not converge (``unconverged``: their names; Study II's rule for every claim)."""
     entering = [p for p in points if p.has_rv_node and p.half_width_kms is not None and p.spread_kms >= MIN_SPREAD_KMS]
     spreads = sorted({p.spread_kms for p in entering})
     if len(spreads) < 2:
@@ -75,6 +81,8 @@ def spread_answer(points: Sequence[SpreadPoint]) -> SpreadAnswer:
     near_h1 = bool(np.all((widths >= H1_HALF_WIDTH_KMS / H1_FACTOR) & (widths <= H1_HALF_WIDTH_KMS * H1_FACTOR)))
     numbers = (f"slope {slope:.2f} over {len(entering)} runs of {len(spreads)} surveys; half-widths "
                f"{widths.min():.1f}–{widths.max():.1f} km/s")
+    if unconverged:
+        return SpreadAnswer(INCONCLUSIVE, slope, f"{numbers}; not converged: {', '.join(unconverged)}")
     if slope < H1_MAX_SLOPE and near_h1:
         return SpreadAnswer(H1, slope, f"{numbers}, within × {H1_FACTOR:g} of {H1_HALF_WIDTH_KMS:g} km/s")
     if slope > H2_MIN_SLOPE:
@@ -100,8 +108,27 @@ def spread_point(mu: np.ndarray, labels: dict[str, np.ndarray], rv_scale: float,
     return SpreadPoint(rv_scale, float(np.std(rv)), node.ksg, node.best_null, half_width)
 
 
-def run_point(model: SpectrumAutoencoder, spectra: SpectraSet, indices, rv_scale: float, seed: int = 0) -> SpreadPoint:
-    """A trained run's point: its codes of spectra ``indices`` of ``spectra`` (the first spectrum of every star of
-    its survey; degenerate ones are left out) through :func:`spread_point`."""
-    encoded = encode_labelled(model, spectra, ("rv",), indices)
-    return spread_point(encoded.mu, encoded.labels, rv_scale, seed)
+def survey_point(model: SpectrumAutoencoder, survey: DataConfig, seed: int = 0,
+                 first_spectra: Callable[[], tuple[SpectraSet, np.ndarray]] | None = None) -> SpreadPoint:
+    """A trained run's point on its ``survey``: its codes of the first spectrum of every star (degenerate ones left
+    out) through :func:`spread_point`. Cached by the model's weights and the survey's fingerprint
+    (:mod:`specae.analysis.analysis_cache`), so a reference run's point is read from the committed analyses without
+    rendering the survey. first_spectra: gives (spectra, indices of the first spectrum of every star in them)
+    when the point must be computed (default: :func:`~specae.training.datasets.load_first_spectra`, rendering
+    them; pass the survey in memory to spare that)."""
+
+    def compute() -> SpreadPoint:
+        spectra, indices = first_spectra() if first_spectra is not None else _rendered_first(survey)
+        encoded = encode_labelled(model, spectra, ("rv",), indices)
+        return spread_point(encoded.mu, encoded.labels, survey.synthetic.rv_scale, seed)
+
+    inputs = dict(weights=model_weights(model), survey=data_fingerprint(survey), seed=seed)
+    return cached_result("survey_point", inputs, compute)
+
+
+@functools.lru_cache(maxsize=2)
+def _rendered_first(survey: DataConfig) -> tuple[SpectraSet, np.ndarray]:
+    """The first spectrum of every star of ``survey``, rendered once for all the runs on it (a survey's 2,000 take
+    about 30 s on one core; the last two surveys are kept, ~65 MB each at the study's grid)."""
+    spectra, _ = load_first_spectra(survey)
+    return spectra, np.arange(len(spectra))

@@ -9,15 +9,19 @@ about the true RV after removing **one global offset** (its mean residual), over
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from specae.analysis.analysis_cache import cached_result
 from specae.analysis.velocity import ccf_rv, harps_mask, harps_mask_type
 from specae.spectra.spectra_set import SpectraSet
 from specae.synth.population import SPECTRAL_CLASSES
+from specae.training.run_keys import generator_code_hash
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,10 @@ def score_velocities(true: np.ndarray, estimates: Mapping[str, np.ndarray]) -> V
 def scores_by_class(true: np.ndarray, estimates: Mapping[str, np.ndarray], classes: np.ndarray,
                     limit: np.ndarray | None = None) -> dict[object, dict[str, float]]:
     """Spectral class → each estimate's RMSE after the *global* offsets (one zero point for every class, as a
-    survey would use it), the number of spectra and, given ``limit`` (n,) km/s, the class's median photon-noise
-    limit; classes: (n,) each spectrum's class (e.g. the labels' ``spec_type_no``)."""
+    survey would use it; key: the estimate's name) and about the class's own mean (its scatter alone; key: the
+    name + ", own offset": the two differ by how far the class sits from the survey's zero point), the number of
+    spectra and, given ``limit`` (n,) km/s, the class's median photon-noise limit; classes: (n,) each spectrum's
+    class (e.g. the labels' ``spec_type_no``)."""
     true, classes = np.asarray(true, dtype=np.float64), np.asarray(classes)
     offsets = score_velocities(true, estimates).offset
     table: dict[object, dict[str, float]] = {}
@@ -69,6 +75,8 @@ def scores_by_class(true: np.ndarray, estimates: Mapping[str, np.ndarray], class
             residual = np.asarray(values, dtype=np.float64)[members] - true[members] - offsets[name]
             residual = residual[np.isfinite(residual)]
             row[name] = float(np.sqrt(np.mean(residual**2))) if residual.size else float("nan")
+            row[f"{name}, own offset"] = rmse_after_offset(np.asarray(values, dtype=np.float64)[members],
+                                                          true[members])[0]
         if limit is not None:
             row["photon limit"] = float(np.median(np.asarray(limit, dtype=np.float64)[members]))
         table[kind.item() if hasattr(kind, "item") else kind] = row
@@ -177,9 +185,15 @@ def compare_velocities(models: Mapping[str, torch.nn.Module], data: SpectraSet, 
     indices = np.asarray(indices, dtype=np.int64)
     labels = data.labels[indices]
     teff = np.asarray(labels["teff"], dtype=np.float64)
+    flux, mask = data.flux[indices].numpy(), data.mask[indices].numpy()
     estimates = {name: learned_velocities(model, data, indices) for name, model in models.items()}
-    estimates["CCF"] = ccf_velocities(data.flux[indices].numpy(), data.mask[indices].numpy(), wavelength, teff)
+    # The classical answer and the limit depend on the spectra alone: cached by them (analysis_cache).
+    estimates["CCF"] = cached_result("ccf_velocities", dict(flux=flux, mask=mask, wavelength=wavelength, teff=teff),
+                                     lambda: ccf_velocities(flux, mask, wavelength, teff))
+    survey_key = dict(config=json.dumps(dataclasses.asdict(survey.config), sort_keys=True),
+                      grid=np.asarray(survey.grid.wavelength), generator=generator_code_hash())
+    limit = cached_result("photon_noise_rv", dict(survey=survey_key, indices=indices),
+                          lambda: synthetic_photon_noise_rv(survey, indices))
     classes = np.array([SPECTRAL_CLASSES[int(number)] for number in labels["spec_type_no"]])
-    return VelocityComparison(true=np.asarray(labels["rv"], dtype=np.float64), estimates=estimates,
-                              limit=synthetic_photon_noise_rv(survey, indices), classes=classes,
-                              snr=np.asarray(labels["snr"], dtype=np.float64))
+    return VelocityComparison(true=np.asarray(labels["rv"], dtype=np.float64), estimates=estimates, limit=limit,
+                              classes=classes, snr=np.asarray(labels["snr"], dtype=np.float64))

@@ -79,6 +79,8 @@ RULES = {
     "budgets": Rule(_list_of(lambda v: _is_int(v) and v >= 1),
                     "a non-empty list of distinct integers ≥ 1 (multiples of the preset's steps)",
                     '-y "budgets: [1, 2, 4, 8]"'),
+    "variant_budget": Rule(_one(lambda v: _is_int(v) and v >= 1),
+                           "an integer ≥ 1 (a multiple of the preset's steps)", "-p variant_budget 2"),
     "betas": Rule(_list_of(lambda v: _is_real(v) and v > 0),
                   "a non-empty list of distinct finite numbers > 0", '-y "betas: [1e-4, 1e-3, 1e-2]"'),
     "rv_scales": Rule(_list_of(lambda v: _is_real(v) and 0 < v < 1),
