@@ -4,8 +4,9 @@ reproduce.md quote come from its results file).
 For each run: its steps, its wall time (the manifest's ``wall_seconds``: the training process's own time, summed
 over the sessions a resumed run trained in) and when it was written. For the set: the number of runs, the total
 process time, minutes per 1,000 steps (median and range), and the span from the earliest start (written minus wall
-time) to the last run written. The span includes the hours between sessions when no run trained; the process time
-divided by the runs trained side by side is the elapsed time the runs needed.
+time) to the last run written. The span includes the hours between sessions when no run trained; the training hours
+(the union of the runs' intervals, each from its start to when it was written) leave those out. A run resumed in
+a later session counts its whole process time just before it was written, so the union is then approximate.
 
     .venv/bin/python scripts/run_costs.py --set study --json benchmarks/results/run_costs_study_DATE.json
 """
@@ -46,7 +47,20 @@ def run_costs(runs_dir: str | Path | None, names: list[str]) -> dict:
             "minutes_per_1000_steps": {"median": float(np.median(rates)), "min": float(rates.min()),
                                        "max": float(rates.max())},
             "first_start": start.isoformat(), "last_written": end.isoformat(),
-            "span_hours": (end - start).total_seconds() / 3600, "per_run": per_run}
+            "span_hours": (end - start).total_seconds() / 3600, "training_hours": _union_hours(per_run.values()),
+            "per_run": per_run}
+
+
+def _union_hours(runs) -> float:
+    """Hours during which at least one of ``runs`` (each with ISO ``started`` and ``written``) was training."""
+    read = datetime.datetime.fromisoformat
+    intervals = sorted((read(run["started"]), read(run["written"])) for run in runs)
+    total, (start, end) = 0.0, intervals[0]
+    for begin, finish in intervals[1:]:
+        if begin > end:
+            total, start = total + (end - start).total_seconds(), begin
+        end = max(end, finish)
+    return (total + (end - start).total_seconds()) / 3600
 
 
 def main() -> None:
@@ -59,7 +73,8 @@ def main() -> None:
     print(f"{costs['runs']} runs ({len(costs['missing'])} missing): {costs['process_hours']:.1f} h of process time, "
           f"{costs['minutes_per_1000_steps']['median']:.2f} min per 1,000 steps (median; "
           f"{costs['minutes_per_1000_steps']['min']:.2f}–{costs['minutes_per_1000_steps']['max']:.2f}); "
-          f"from {costs['first_start']} to {costs['last_written']} ({costs['span_hours']:.1f} h)")
+          f"from {costs['first_start']} to {costs['last_written']} ({costs['span_hours']:.1f} h, "
+          f"{costs['training_hours']:.1f} h with a run training)")
     if args.json:
         args.json.write_text(json.dumps({"date": datetime.date.today().isoformat(), "set": args.set, **costs},
                                         indent=1) + "\n")
