@@ -146,6 +146,14 @@ def test_the_correction_reads_how_much_the_head_adds_to_the_anchor_on_the_target
     correction = comparison.correction("v")
     assert correction["anchor"] == pytest.approx(0.3)  # residuals ±0.3 about their mean, 0
     assert correction["median"] == pytest.approx(4.6) and correction["scatter"] == pytest.approx(np.sqrt(0.005))
+    assert comparison.correction_reading("v", 5.0) == (
+        "the anchor alone has an RMSE of 0.300 km/s against v's 0.255 km/s, and δv is +4.60 km/s "
+        "(its bound is ±5 km/s) with a scatter of 0.071 km/s over the spectra")
+    one = VelocityComparison(true=true, estimates={"v": v, "v" + ANCHOR: anchor}, limit=np.full(5, 0.004),
+                             classes=np.array(list("GAAAA")), snr=np.full(5, 80.0))  # one target spectrum
+    assert np.isnan(one.correction("v")["scatter"])
+    assert one.correction_reading("v", 5.0) == ("not testable: 1 of the 5 spectra are FGK spectra with S/N ≥ 50 "
+                                                "(a scatter needs two)")
 
 
 def test_the_target_reading_gives_the_numbers_or_says_why_there_are_none():

@@ -182,8 +182,22 @@ class VelocityComparison:
         (``compare_velocities(..., anchors=True)``). A δv that barely varies is an offset, not a velocity."""
         target = self.target
         correction = self.estimates[learned][target] - self.estimates[learned + ANCHOR][target]
+        correction = correction[np.isfinite(correction)]
+        if correction.size < 2:  # as for an RMSE after one offset: one spectrum measures no scatter
+            return {"anchor": float("nan"), "median": float("nan"), "scatter": float("nan")}
         return {"anchor": self.scores(target).rmse[learned + ANCHOR], "median": float(np.median(correction)),
                 "scatter": float(np.std(correction))}
+
+    def correction_reading(self, learned: str, bound_kms: float) -> str:
+        """:meth:`correction` in a sentence beside v's own RMSE on the target spectra (δv's bound ``bound_kms``), or
+        why it cannot be measured here."""
+        parts = self.correction(learned)
+        if not np.isfinite(parts["anchor"]):
+            return (f"not testable: {int(self.target.sum())} of the {self.true.size} spectra are FGK spectra with "
+                    f"S/N ≥ {TARGET_MIN_SNR:g} (a scatter needs two)")
+        return (f"the anchor alone has an RMSE of {parts['anchor']:.3f} km/s against v's "
+                f"{self.scores(self.target).rmse[learned]:.3f} km/s, and δv is {parts['median']:+.2f} km/s (its bound "
+                f"is ±{bound_kms:g} km/s) with a scatter of {parts['scatter']:.3f} km/s over the spectra")
 
     def by_class(self) -> dict[object, dict[str, float]]:
         """:func:`scores_by_class` of every estimate, with the classes' median photon-noise limits."""
