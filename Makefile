@@ -45,7 +45,8 @@ chromium:
 # tested directly, on a few spectra (tests/test_generator_portability.py).
 NBVAL := $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
 OTHER_KERNELS := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
-BOOK_TESTS := tests/test_site.py tests/test_build_book.py tests/test_smoke_book.py tests/test_parameters.py
+BOOK_TESTS := tests/test_site.py tests/test_build_book.py tests/test_smoke_book.py tests/test_parameters.py \
+	tests/test_chapter_rerun_velocity.py
 
 test: setup data chromium
 	$(PY) -m ruff check .
