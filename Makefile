@@ -46,7 +46,7 @@ chromium:
 NBVAL := $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
 OTHER_KERNELS := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 BOOK_TESTS := tests/test_site.py tests/test_build_book.py tests/test_smoke_book.py tests/test_parameters.py \
-	tests/test_chapter_rerun_velocity.py
+	tests/test_chapter_reruns_book_half.py
 
 test: setup data chromium
 	$(PY) -m ruff check .

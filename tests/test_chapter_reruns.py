@@ -56,9 +56,9 @@ RERUNS = [
 ]
 
 
-# Reruns in the book half of `make test` (tests/test_chapter_rerun_velocity.py), beside the smoke book, so that the
-# two halves that run side by side take about as long.
-BOOK_HALF = {"08_velocity"}
+# Reruns in the book half of `make test` (tests/test_chapter_reruns_book_half.py), beside the smoke book, so that
+# the two halves that run side by side take about as long.
+BOOK_HALF = {"06_train_validation", "07_real_spectra", "08_velocity"}
 
 
 def rerun_ids(reruns) -> list[str]:
