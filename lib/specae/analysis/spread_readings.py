@@ -52,7 +52,7 @@ class SpreadReadings:
         errors = [error for point, error in zip(self.points[family], self.line_cores[family], strict=True)
                   if point.rv_scale == scale]
         if not errors:
-            read = ", ".join(f"{s:g}" for s in dict.fromkeys(p.rv_scale for p in self.points[family]))
+            read = ", ".join(f"{s:g}" for s in _in_order({family: self.points[family]}))
             raise ValueError(f"no {family} run on the survey with velocities × {scale:g} (read: {read})")
         return float(np.median(errors))
 
